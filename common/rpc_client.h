@@ -1,0 +1,39 @@
+/* gRPC client on the C core: one cached channel per target, unary calls with
+ * deadlines, and propagation of request id, traceparent and caller identity. */
+#ifndef METRO_RPC_CLIENT_H
+#define METRO_RPC_CLIENT_H
+
+#include <grpc/grpc.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "common/rpc_server.h"
+#include "common/status.h"
+
+typedef struct rpc_channel rpc_channel;
+
+/* The process-wide channel for "host:port", created on first use (thread-safe). */
+rpc_channel *rpc_channel_get(const char *target);
+
+/* Metadata sent with a call; any field may be NULL. */
+typedef struct rpc_call_meta {
+  const char *request_id;
+  const char *traceparent;
+  const char *identity_raw;
+  const char *identity_sig;
+  const char *client_ip;
+} rpc_call_meta;
+
+/* The metadata a handler forwards to the services it calls. */
+rpc_call_meta rpc_meta_from_ctx(const rpc_ctx *ctx);
+
+/* Calls `method` ("/pkg.Service/Method") and waits. The response is unpacked into the
+ * arena. The deadline is now + timeout_ms, capped by `deadline_ms` (absolute realtime
+ * ms, INT64_MAX for none). Errors from the peer keep their code, message and reason. */
+rpc_status rpc_call_unary(rpc_channel *ch, arena *a, const char *method, const rpc_call_meta *meta,
+                          const ProtobufCMessage *request, const ProtobufCMessageDescriptor *response_type,
+                          ProtobufCMessage **response, int timeout_ms, int64_t deadline_ms);
+
+/* Shuts every channel down (at exit; optional). */
+void rpc_client_shutdown(void);
+
+#endif

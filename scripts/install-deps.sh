@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Metro builds and tests with, only those missing.
+# Uses apt-get directly as root, through sudo otherwise; safe to run repeatedly.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config ninja-build
+  protobuf-compiler libprotobuf-dev protobuf-c-compiler libprotobuf-c-dev
+  libgrpc-dev protobuf-compiler-grpc
+  golang-github-gogo-googleapis-dev grpc-proto
+  libpq-dev postgresql postgresql-contrib
+  libhiredis-dev redis-server
+  librdkafka-dev libjansson-dev libssl-dev libcurl4-openssl-dev libcmocka-dev
+  libmicrohttpd-dev
+  wrk nghttp2-client curl golang-go
+)
+if [ "${1:-}" = "--test" ]; then
+  packages+=(default-jre-headless)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+# golang-go is only needed when no Go toolchain is on PATH already.
+if command -v go >/dev/null 2>&1; then
+  tmp=(); for p in "${missing[@]}"; do [ "$p" = golang-go ] || tmp+=("$p"); done; missing=("${tmp[@]}")
+fi
+# A JRE is only needed when no java is on PATH already.
+if command -v java >/dev/null 2>&1; then
+  tmp=(); for p in "${missing[@]}"; do [ "$p" = default-jre-headless ] || tmp+=("$p"); done; missing=("${tmp[@]}")
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "install-deps: installing ${missing[*]}"
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
