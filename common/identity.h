@@ -14,8 +14,10 @@
 #define IDENTITY_HEADER "x-metro-identity"
 #define IDENTITY_SIG_HEADER "x-metro-identity-sig"
 
-/* Builds the identity value and its signature into the arena. */
-void identity_sign(arena *a, const char *secret, const char *user_id, const char *const *roles,
+/* Builds the identity value and its signature into the arena. False (both set to NULL) when
+ * the input cannot be encoded: no secret, an empty user_id or one with ';' or ',', more than
+ * RPC_MAX_ROLES roles, an empty role or one with ';' or ',', or a value over 1 KiB. */
+bool identity_sign(arena *a, const char *secret, const char *user_id, const char *const *roles,
                    int n_roles, int64_t expires_unix, const char **value, const char **sig);
 
 /* Verifies sig over value in constant time and that it has not expired at now_unix;

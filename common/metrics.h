@@ -5,6 +5,7 @@
 #define METRO_METRICS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct metric_family metric_family;
 
@@ -26,8 +27,10 @@ char *metrics_render(void);
 
 /* Serves GET /metrics, /healthz (200 while the process runs) and /readyz (200 when
  * ready() returns true, 503 otherwise; ready may be NULL) on addr:port in a thread.
- * Returns false with a message when the port cannot be bound. */
+ * Returns false with a message when the port cannot be bound. Port 0 picks a free
+ * port, which metrics_port() then returns (0 while not serving). */
 bool metrics_serve(const char *addr, int port, bool (*ready)(void), char *err, size_t errlen);
+int metrics_port(void);
 void metrics_stop(void);
 
 #endif

@@ -1,0 +1,94 @@
+/* service_run: the one start-up and shutdown sequence of every gRPC service, so a
+ * service's main.c only declares its settings, state and handler tables. */
+#include "common/service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/redis.h"
+
+extern const unsigned char metro_descriptor_set[];
+extern const size_t metro_descriptor_set_len;
+
+static bool ready_always(void) { return true; }
+
+int service_run(const service_def *def) {
+  rpc_block_signals();
+  service_settings s;
+  memset(&s, 0, sizeof s);
+  char metrics_port[16];
+  snprintf(metrics_port, sizeof metrics_port, "%d", def->default_metrics_port);
+  const cfg_setting common[] = {
+      {"METRO_GRPC_ADDR", CFG_STRING, def->default_grpc_addr, false, 0, 0, &s.grpc_addr, "gRPC listen address"},
+      {"METRO_METRICS_ADDR", CFG_STRING, "127.0.0.1", false, 0, 0, &s.metrics_addr, "metrics listen address"},
+      {"METRO_METRICS_PORT", CFG_INT, metrics_port, false, 0, 65535, &s.metrics_port, "metrics port (0 = off)"},
+      {"METRO_PG_URL", CFG_SECRET, NULL, def->migrations != NULL, 0, 0, &s.pg_url, "PostgreSQL connection URI"},
+      {"METRO_PG_SCHEMA", CFG_STRING, def->name, false, 0, 0, &s.pg_schema, "the service's schema"},
+      {"METRO_REDIS_HOST", CFG_STRING, "127.0.0.1", false, 0, 0, &s.redis_host, "Redis host"},
+      {"METRO_REDIS_PORT", CFG_INT, "6379", false, 1, 65535, &s.redis_port, "Redis port"},
+      {"METRO_REDIS_PASSWORD", CFG_SECRET, "", false, 0, 0, &s.redis_password, "Redis password"},
+      {"METRO_IDENTITY_SECRET", CFG_SECRET, NULL, true, 0, 0, &s.identity_secret,
+       "HMAC key shared with the gateway (at least 32 characters)"},
+      {"METRO_LOG_LEVEL", CFG_STRING, "info", false, 0, 0, &s.log_level, "debug, info, warn or error"},
+      {"METRO_WORKERS", CFG_INT, "0", false, 0, 256, &s.workers, "worker threads (0 = 2 per core)"},
+      {"METRO_DRAIN_TIMEOUT_MS", CFG_INT, "10000", false, 0, 600000, &s.drain_timeout_ms, "SIGTERM drain bound"},
+      {"METRO_DEFAULT_TIMEOUT_MS", CFG_INT, "15000", false, 100, 600000, &s.default_timeout_ms,
+       "deadline for calls that set none"},
+  };
+  bool ok = cfg_load(common, (int)(sizeof common / sizeof common[0]));
+  ok = cfg_load(def->settings, def->n_settings) && ok;
+  if (ok && strlen(s.identity_secret) < 32) {
+    fprintf(stderr, "METRO_IDENTITY_SECRET: must be at least 32 characters\n");
+    ok = false;
+  }
+  int level = ok ? log_level_parse(s.log_level) : 0;
+  if (ok && level < 0) {
+    fprintf(stderr, "METRO_LOG_LEVEL: expected debug, info, warn or error, got \"%s\"\n", s.log_level);
+    ok = false;
+  }
+  if (!ok) return 2;
+  log_init(def->name, (log_level)level);
+
+  if (def->migrations) {
+    pg_configure(s.pg_url, s.pg_schema);
+    char err[512];
+    if (!pg_migrate(def->migrations, err, sizeof err)) {
+      log_error("migrations failed: %s", err);
+      return 1;
+    }
+  }
+  redis_configure(s.redis_host, (int)s.redis_port, s.redis_password);
+  if (def->init && !def->init(def->state, &s)) return 1;
+
+  char err[256];
+  if (s.metrics_port > 0 && !metrics_serve(s.metrics_addr, (int)s.metrics_port, ready_always, err, sizeof err)) {
+    log_error("metrics endpoint: %s", err);
+    return 1;
+  }
+  rpc_server_config cfg = {
+      .service_name = def->name,
+      .listen_addr = s.grpc_addr,
+      .workers = (int)s.workers,
+      .services = def->services,
+      .n_services = def->n_services,
+      .descriptor_set = metro_descriptor_set,
+      .descriptor_set_len = metro_descriptor_set_len,
+      .identity_secret = s.identity_secret,
+      .default_timeout_ms = (int)s.default_timeout_ms,
+      .drain_timeout_ms = (int)s.drain_timeout_ms,
+      .state = def->state,
+  };
+  rpc_server *server = rpc_server_start(&cfg, err, sizeof err);
+  if (!server) {
+    log_error("cannot start the gRPC server: %s", err);
+    return 1;
+  }
+  rpc_server_wait(server);
+  rpc_server_destroy(server);
+  metrics_stop();
+  pg_disconnect();
+  return 0;
+}
