@@ -1,0 +1,626 @@
+/* Prometheus metrics: a registry of counter, gauge and histogram families with bounded label
+ * series, rendered in text format 0.0.4 with process metrics and served over HTTP by libmicrohttpd. */
+#include "common/metrics.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef enum { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM } metric_type;
+
+static const char *const METRIC_TYPE_NAMES[] = {
+    [METRIC_COUNTER] = "counter", [METRIC_GAUGE] = "gauge", [METRIC_HISTOGRAM] = "histogram"};
+
+/* Upper bounds of the latency buckets in seconds; +Inf is the series count. */
+static const double METRICS_BUCKETS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                         0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+enum {
+  METRICS_BUCKET_COUNT = sizeof METRICS_BUCKETS / sizeof METRICS_BUCKETS[0],
+  METRICS_MAX_FAMILIES = 256,
+  METRICS_LABEL_VALUE_MAX = 128, /* bytes kept of a label value */
+  METRICS_HASH_SLOTS = 2 * METRICS_MAX_SERIES,
+};
+#define METRICS_OTHER "other"
+
+typedef struct {
+  char *values[2];
+  size_t lens[2];
+  double value; /* counters and gauges */
+  double sum;   /* histograms */
+  uint64_t count;
+  uint64_t buckets[METRICS_BUCKET_COUNT]; /* observations per bucket, not cumulative */
+} metric_series;
+
+struct metric_family {
+  char *name, *help;
+  metric_type type;
+  char *labels[2];
+  int label_count;
+  pthread_mutex_t lock; /* guards the series below */
+  int series_count;
+  metric_series *series[METRICS_MAX_SERIES];
+  int slots[METRICS_HASH_SLOTS]; /* index + 1 into series, 0 = empty */
+};
+
+static pthread_mutex_t g_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static metric_family *g_families[METRICS_MAX_FAMILIES];
+static int g_family_count;
+static double g_start_time;
+
+__attribute__((constructor)) static void metrics_note_start_time(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  g_start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- registration ---- */
+
+static bool valid_name(const char *s, bool colons) {
+  if (!s || !*s) return false;
+  for (size_t i = 0; s[i]; i++) {
+    char c = s[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colons && c == ':') ||
+              (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+static bool valid_label(const char *s, metric_type type) {
+  if (!valid_name(s, false) || strncmp(s, "__", 2) == 0) return false;
+  return !(type == METRIC_HISTOGRAM && strcmp(s, "le") == 0);
+}
+
+static bool same_labels(const metric_family *f, const char *l1, const char *l2) {
+  const char *want[2] = {l1, l2};
+  for (int i = 0; i < 2; i++) {
+    const char *have = i < f->label_count ? f->labels[i] : NULL;
+    if ((have == NULL) != (want[i] == NULL)) return false;
+    if (have && strcmp(have, want[i]) != 0) return false;
+  }
+  return true;
+}
+
+static void family_free(metric_family *f) {
+  if (!f) return;
+  free(f->name);
+  free(f->help);
+  free(f->labels[0]);
+  free(f->labels[1]);
+  free(f);
+}
+
+static metric_series *family_add_series(metric_family *f, const char *v1, size_t n1, const char *v2, size_t n2);
+
+/* Registers a family, or returns the one already registered under that name when it has
+ * the same type and labels. Returns NULL (with a message on stderr) on a bad definition;
+ * operations on a NULL family do nothing. */
+static metric_family *metrics_register(metric_type type, const char *name, const char *help, const char *l1,
+                                       const char *l2) {
+  if (!valid_name(name, true) || (l1 && !valid_label(l1, type)) || (l2 && !valid_label(l2, type)) ||
+      (!l1 && l2) || (l1 && l2 && strcmp(l1, l2) == 0)) {
+    fprintf(stderr, "metrics: invalid definition of %s\n", name ? name : "(null)");
+    return NULL;
+  }
+  pthread_mutex_lock(&g_registry_lock);
+  metric_family *found = NULL;
+  for (int i = 0; i < g_family_count; i++)
+    if (strcmp(g_families[i]->name, name) == 0) found = g_families[i];
+  if (found) {
+    pthread_mutex_unlock(&g_registry_lock);
+    if (found->type == type && same_labels(found, l1, l2)) return found;
+    fprintf(stderr, "metrics: %s is already registered with another type or labels\n", name);
+    return NULL;
+  }
+  metric_family *f = g_family_count < METRICS_MAX_FAMILIES ? calloc(1, sizeof *f) : NULL;
+  if (f) {
+    f->type = type;
+    f->name = strdup(name);
+    f->help = strdup(help ? help : "");
+    f->label_count = l2 ? 2 : l1 ? 1 : 0;
+    if (l1) f->labels[0] = strdup(l1);
+    if (l2) f->labels[1] = strdup(l2);
+    pthread_mutex_init(&f->lock, NULL);
+    bool ok = f->name && f->help && (!l1 || f->labels[0]) && (!l2 || f->labels[1]);
+    /* A family without labels shows its single series (at zero) from the start. */
+    if (ok && f->label_count == 0) ok = family_add_series(f, "", 0, "", 0) != NULL;
+    if (!ok) {
+      pthread_mutex_destroy(&f->lock);
+      family_free(f);
+      f = NULL;
+    }
+  }
+  if (f) g_families[g_family_count++] = f;
+  pthread_mutex_unlock(&g_registry_lock);
+  if (!f) fprintf(stderr, "metrics: cannot register %s\n", name);
+  return f;
+}
+
+metric_family *metrics_counter(const char *name, const char *help, const char *label1, const char *label2) {
+  return metrics_register(METRIC_COUNTER, name, help, label1, label2);
+}
+
+metric_family *metrics_gauge(const char *name, const char *help, const char *label1, const char *label2) {
+  return metrics_register(METRIC_GAUGE, name, help, label1, label2);
+}
+
+metric_family *metrics_histogram(const char *name, const char *help, const char *label1, const char *label2) {
+  return metrics_register(METRIC_HISTOGRAM, name, help, label1, label2);
+}
+
+/* ---- series lookup (caller holds f->lock) ---- */
+
+static uint32_t series_hash(const char *v1, size_t n1, const char *v2, size_t n2) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (size_t i = 0; i < n1; i++) h = (h ^ (unsigned char)v1[i]) * 16777619u;
+  h = (h ^ 0xFFu) * 16777619u; /* separator: ("ab","c") and ("a","bc") differ */
+  for (size_t i = 0; i < n2; i++) h = (h ^ (unsigned char)v2[i]) * 16777619u;
+  return h;
+}
+
+static bool series_matches(const metric_series *s, const char *v1, size_t n1, const char *v2, size_t n2) {
+  return s->lens[0] == n1 && s->lens[1] == n2 && memcmp(s->values[0], v1, n1) == 0 &&
+         memcmp(s->values[1], v2, n2) == 0;
+}
+
+static metric_series *family_find_series(metric_family *f, const char *v1, size_t n1, const char *v2, size_t n2) {
+  uint32_t h = series_hash(v1, n1, v2, n2);
+  for (uint32_t probe = 0; probe < METRICS_HASH_SLOTS; probe++) {
+    int idx = f->slots[(h + probe) % METRICS_HASH_SLOTS];
+    if (idx == 0) return NULL;
+    if (series_matches(f->series[idx - 1], v1, n1, v2, n2)) return f->series[idx - 1];
+  }
+  return NULL;
+}
+
+static char *copy_bytes(const char *s, size_t n) {
+  char *p = malloc(n + 1);
+  if (p) {
+    memcpy(p, s, n);
+    p[n] = '\0';
+  }
+  return p;
+}
+
+static metric_series *family_add_series(metric_family *f, const char *v1, size_t n1, const char *v2, size_t n2) {
+  if (f->series_count >= METRICS_MAX_SERIES) return NULL;
+  metric_series *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->values[0] = copy_bytes(v1, n1);
+  s->values[1] = copy_bytes(v2, n2);
+  if (!s->values[0] || !s->values[1]) {
+    free(s->values[0]);
+    free(s->values[1]);
+    free(s);
+    return NULL;
+  }
+  s->lens[0] = n1;
+  s->lens[1] = n2;
+  f->series[f->series_count++] = s;
+  uint32_t h = series_hash(v1, n1, v2, n2);
+  for (uint32_t probe = 0;; probe++) {
+    int *slot = &f->slots[(h + probe) % METRICS_HASH_SLOTS];
+    if (*slot == 0) {
+      *slot = f->series_count;
+      break;
+    }
+  }
+  return s;
+}
+
+/* The series for these label values, created on first use. When only one slot is left,
+ * new combinations go to the series whose every label is "other". */
+static metric_series *family_series(metric_family *f, const char *v1, const char *v2) {
+  const char *v[2] = {"", ""};
+  size_t n[2] = {0, 0};
+  const char *given[2] = {v1, v2};
+  for (int i = 0; i < f->label_count; i++) {
+    v[i] = given[i] ? given[i] : "";
+    n[i] = strnlen(v[i], METRICS_LABEL_VALUE_MAX);
+  }
+  metric_series *s = family_find_series(f, v[0], n[0], v[1], n[1]);
+  if (s) return s;
+  if (f->series_count < METRICS_MAX_SERIES - 1) return family_add_series(f, v[0], n[0], v[1], n[1]);
+  size_t on = strlen(METRICS_OTHER);
+  const char *o1 = f->label_count > 0 ? METRICS_OTHER : "", *o2 = f->label_count > 1 ? METRICS_OTHER : "";
+  size_t n1 = f->label_count > 0 ? on : 0, n2 = f->label_count > 1 ? on : 0;
+  s = family_find_series(f, o1, n1, o2, n2);
+  return s ? s : family_add_series(f, o1, n1, o2, n2);
+}
+
+/* ---- updates ---- */
+
+void metrics_add(metric_family *f, const char *v1, const char *v2, double by) {
+  if (!f || f->type == METRIC_HISTOGRAM || isnan(by)) return;
+  if (f->type == METRIC_COUNTER && by < 0) return; /* counters only go up */
+  pthread_mutex_lock(&f->lock);
+  metric_series *s = family_series(f, v1, v2);
+  if (s) s->value += by;
+  pthread_mutex_unlock(&f->lock);
+}
+
+void metrics_set(metric_family *f, const char *v1, const char *v2, double value) {
+  if (!f || f->type != METRIC_GAUGE) return;
+  pthread_mutex_lock(&f->lock);
+  metric_series *s = family_series(f, v1, v2);
+  if (s) s->value = value;
+  pthread_mutex_unlock(&f->lock);
+}
+
+void metrics_observe(metric_family *f, const char *v1, const char *v2, double value) {
+  if (!f || f->type != METRIC_HISTOGRAM || isnan(value)) return;
+  int bucket = 0;
+  while (bucket < METRICS_BUCKET_COUNT && value > METRICS_BUCKETS[bucket]) bucket++;
+  pthread_mutex_lock(&f->lock);
+  metric_series *s = family_series(f, v1, v2);
+  if (s) {
+    if (bucket < METRICS_BUCKET_COUNT) s->buckets[bucket]++;
+    s->count++;
+    s->sum += value;
+  }
+  pthread_mutex_unlock(&f->lock);
+}
+
+/* ---- rendering ---- */
+
+typedef struct {
+  char *data;
+  size_t len, cap;
+  bool failed;
+} text_buf;
+
+static void text_append(text_buf *b, const char *s, size_t n) {
+  if (b->failed) return;
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n + 1) cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p) {
+      b->failed = true;
+      return;
+    }
+    b->data = p;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+}
+
+static void text_puts(text_buf *b, const char *s) { text_append(b, s, strlen(s)); }
+
+__attribute__((format(printf, 2, 3))) static void text_printf(text_buf *b, const char *fmt, ...) {
+  char tmp[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  if (n > 0) text_append(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* Escapes a label value (backslash, double quote, newline) or help text (backslash, newline). */
+static void text_escaped(text_buf *b, const char *s, size_t n, bool quotes) {
+  size_t start = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *esc = s[i] == '\\' ? "\\\\" : s[i] == '\n' ? "\\n" : (quotes && s[i] == '"') ? "\\\"" : NULL;
+    if (!esc) continue;
+    text_append(b, s + start, i - start);
+    text_append(b, esc, 2);
+    start = i + 1;
+  }
+  text_append(b, s + start, n - start);
+}
+
+/* Shortest text that reads back as the same double; Prometheus spellings for the specials. */
+static void format_number(double v, char *out, size_t cap) {
+  if (isnan(v)) {
+    snprintf(out, cap, "NaN");
+  } else if (isinf(v)) {
+    snprintf(out, cap, v > 0 ? "+Inf" : "-Inf");
+  } else if (v == floor(v) && fabs(v) < 9007199254740992.0) {
+    snprintf(out, cap, "%.0f", v);
+  } else {
+    for (int precision = 1; precision <= 17; precision++) {
+      snprintf(out, cap, "%.*g", precision, v);
+      if (strtod(out, NULL) == v) break;
+    }
+  }
+}
+
+static void text_number(text_buf *b, double v) {
+  char num[40];
+  format_number(v, num, sizeof num);
+  text_puts(b, num);
+}
+
+/* Writes `name_suffix{labels[,le="..."]} ` for one series. */
+static void render_series_name(text_buf *b, const metric_family *f, const char *suffix, const metric_series *s,
+                               const char *le) {
+  text_puts(b, f->name);
+  text_puts(b, suffix);
+  if (f->label_count == 0 && !le) {
+    text_puts(b, " ");
+    return;
+  }
+  text_puts(b, "{");
+  for (int i = 0; i < f->label_count; i++) {
+    if (i) text_puts(b, ",");
+    text_puts(b, f->labels[i]);
+    text_puts(b, "=\"");
+    text_escaped(b, s->values[i], s->lens[i], true);
+    text_puts(b, "\"");
+  }
+  if (le) {
+    if (f->label_count) text_puts(b, ",");
+    text_puts(b, "le=\"");
+    text_puts(b, le);
+    text_puts(b, "\"");
+  }
+  text_puts(b, "} ");
+}
+
+static void render_histogram_series(text_buf *b, const metric_family *f, const metric_series *s) {
+  uint64_t cumulative = 0;
+  char le[40];
+  for (int i = 0; i < METRICS_BUCKET_COUNT; i++) {
+    cumulative += s->buckets[i];
+    format_number(METRICS_BUCKETS[i], le, sizeof le);
+    render_series_name(b, f, "_bucket", s, le);
+    text_printf(b, "%llu\n", (unsigned long long)cumulative);
+  }
+  render_series_name(b, f, "_bucket", s, "+Inf");
+  text_printf(b, "%llu\n", (unsigned long long)s->count);
+  render_series_name(b, f, "_sum", s, NULL);
+  text_number(b, s->sum);
+  text_puts(b, "\n");
+  render_series_name(b, f, "_count", s, NULL);
+  text_printf(b, "%llu\n", (unsigned long long)s->count);
+}
+
+static void render_header(text_buf *b, const char *name, const char *help, const char *type) {
+  text_printf(b, "# HELP %s ", name);
+  text_escaped(b, help, strlen(help), false);
+  text_printf(b, "\n# TYPE %s %s\n", name, type);
+}
+
+static void render_family(text_buf *b, metric_family *f) {
+  render_header(b, f->name, f->help, METRIC_TYPE_NAMES[f->type]);
+  pthread_mutex_lock(&f->lock);
+  for (int i = 0; i < f->series_count; i++) {
+    const metric_series *s = f->series[i];
+    if (f->type == METRIC_HISTOGRAM) {
+      render_histogram_series(b, f, s);
+    } else {
+      render_series_name(b, f, "", s, NULL);
+      text_number(b, s->value);
+      text_puts(b, "\n");
+    }
+  }
+  pthread_mutex_unlock(&f->lock);
+}
+
+static void render_process_value(text_buf *b, const char *name, const char *help, const char *type, double v) {
+  render_header(b, name, help, type);
+  text_printf(b, "%s ", name);
+  text_number(b, v);
+  text_puts(b, "\n");
+}
+
+static int count_open_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return -1;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL)
+    if (e->d_name[0] != '.') n++;
+  closedir(d);
+  return n - 1; /* the directory stream's own descriptor */
+}
+
+static void render_process(text_buf *b) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) == 0) {
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+                 (double)ru.ru_stime.tv_usec / 1e6;
+    render_process_value(b, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+                         "counter", cpu);
+  }
+  FILE *statm = fopen("/proc/self/statm", "r");
+  if (statm) {
+    unsigned long long size = 0, resident = 0;
+    if (fscanf(statm, "%llu %llu", &size, &resident) == 2) {
+      double page = (double)sysconf(_SC_PAGESIZE);
+      render_process_value(b, "process_virtual_memory_bytes", "Virtual memory size in bytes.", "gauge",
+                           (double)size * page);
+      render_process_value(b, "process_resident_memory_bytes", "Resident memory size in bytes.", "gauge",
+                           (double)resident * page);
+    }
+    fclose(statm);
+  }
+  int fds = count_open_fds();
+  if (fds >= 0) render_process_value(b, "process_open_fds", "Number of open file descriptors.", "gauge", fds);
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    render_process_value(b, "process_max_fds", "Maximum number of open file descriptors.", "gauge",
+                         (double)rl.rlim_cur);
+  render_process_value(b, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+                       "gauge", g_start_time);
+}
+
+char *metrics_render(void) {
+  text_buf b = {0};
+  pthread_mutex_lock(&g_registry_lock);
+  for (int i = 0; i < g_family_count; i++) render_family(&b, g_families[i]);
+  pthread_mutex_unlock(&g_registry_lock);
+  render_process(&b);
+  if (b.failed) {
+    free(b.data);
+    return NULL;
+  }
+  return b.data ? b.data : strdup("");
+}
+
+/* ---- the HTTP endpoint ---- */
+
+static pthread_mutex_t g_serve_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct MHD_Daemon *g_daemon;
+static bool (*g_ready)(void);
+static int g_port;
+
+static enum MHD_Result http_reply(struct MHD_Connection *c, unsigned int status, const char *content_type,
+                                  char *body, bool owned) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(
+      strlen(body), body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+  if (!r) {
+    if (owned) free(body);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+  if (status == MHD_HTTP_METHOD_NOT_ALLOWED) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET");
+  enum MHD_Result ret = MHD_queue_response(c, status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+static enum MHD_Result http_plain(struct MHD_Connection *c, unsigned int status, const char *text) {
+  return http_reply(c, status, "text/plain; charset=utf-8", (char *)text, false);
+}
+
+/* Rejections are answered on the first call, so an unwanted body is never read in; good
+ * requests are answered on the second, as answering on the first makes libmicrohttpd
+ * 0.9.75 close the connection (see docs/decisions.md), which would defeat keep-alive. */
+static enum MHD_Result metrics_http_answer(void *cls, struct MHD_Connection *c, const char *url,
+                                           const char *method, const char *version, const char *upload_data,
+                                           size_t *upload_data_size, void **req_cls) {
+  static int seen;
+  (void)cls, (void)version, (void)upload_data;
+  if (*req_cls == NULL) {
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0)
+      return http_plain(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) ||
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+      return http_plain(c, MHD_HTTP_BAD_REQUEST, "a GET request has no body\n");
+    *req_cls = &seen;
+    return MHD_YES;
+  }
+  if (*upload_data_size != 0) { /* not expected after the check above; drop it */
+    *upload_data_size = 0;
+    return MHD_YES;
+  }
+  if (strcmp(url, "/metrics") == 0) {
+    char *text = metrics_render();
+    if (!text) return http_plain(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    return http_reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, true);
+  }
+  if (strcmp(url, "/healthz") == 0) return http_plain(c, MHD_HTTP_OK, "ok\n");
+  if (strcmp(url, "/readyz") == 0) {
+    bool (*ready)(void) = __atomic_load_n(&g_ready, __ATOMIC_ACQUIRE);
+    if (ready && !ready()) return http_plain(c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready\n");
+    return http_plain(c, MHD_HTTP_OK, "ready\n");
+  }
+  return http_plain(c, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+/* Opens the listening socket here rather than in libmicrohttpd, so a failure can be
+ * reported with its cause and an ephemeral port can be read back. Returns -1 on error. */
+static int listen_on(const char *addr, int port, bool *ipv6, char *err, size_t errlen) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  memset(&ss, 0, sizeof ss);
+  struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+  if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons((uint16_t)port);
+    len = sizeof *in4;
+    *ipv6 = false;
+  } else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    len = sizeof *in6;
+    *ipv6 = true;
+  } else {
+    snprintf(err, errlen, "metrics: %s is not an IPv4 or IPv6 address", addr);
+    return -1;
+  }
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    snprintf(err, errlen, "metrics: socket: %s", strerror(errno));
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 64) != 0) {
+    snprintf(err, errlen, "metrics: cannot listen on %s:%d: %s", addr, port, strerror(errno));
+    close(fd);
+    return -1;
+  }
+  if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+    g_port = ntohs(ss.ss_family == AF_INET6 ? in6->sin6_port : in4->sin_port);
+  return fd;
+}
+
+bool metrics_serve(const char *addr, int port, bool (*ready)(void), char *err, size_t errlen) {
+  char scratch[8];
+  if (!err || errlen == 0) {
+    err = scratch;
+    errlen = sizeof scratch;
+  }
+  err[0] = '\0';
+  if (port < 0 || port > 65535) {
+    snprintf(err, errlen, "metrics: port %d is out of range", port);
+    return false;
+  }
+  pthread_mutex_lock(&g_serve_lock);
+  bool ok = false;
+  if (g_daemon) {
+    snprintf(err, errlen, "metrics: already serving on port %d", g_port);
+    goto done;
+  }
+  bool ipv6 = false;
+  int fd = listen_on(addr ? addr : "0.0.0.0", port, &ipv6, err, errlen);
+  if (fd < 0) goto done;
+  __atomic_store_n(&g_ready, ready, __ATOMIC_RELEASE);
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | (ipv6 ? MHD_USE_IPv6 : 0);
+  g_daemon = MHD_start_daemon(flags, 0, NULL, NULL, metrics_http_answer, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+                              MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+                              MHD_OPTION_END);
+  if (!g_daemon) {
+    snprintf(err, errlen, "metrics: cannot start the HTTP daemon on %s:%d", addr ? addr : "0.0.0.0", port);
+    close(fd);
+    goto done;
+  }
+  ok = true;
+done:
+  pthread_mutex_unlock(&g_serve_lock);
+  return ok;
+}
+
+int metrics_port(void) {
+  pthread_mutex_lock(&g_serve_lock);
+  int port = g_daemon ? g_port : 0;
+  pthread_mutex_unlock(&g_serve_lock);
+  return port;
+}
+
+void metrics_stop(void) {
+  pthread_mutex_lock(&g_serve_lock);
+  if (g_daemon) MHD_stop_daemon(g_daemon); /* closes the listening socket too */
+  g_daemon = NULL;
+  g_port = 0;
+  __atomic_store_n(&g_ready, NULL, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&g_serve_lock);
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Starts or stops the whole Metro stack on loopback for `make run` and the integration
+# tests: PostgreSQL, Redis, a schema and role per service, keys, every service, the gateway.
+set -euo pipefail
+
+usage() {
+  cat >&2 <<USAGE
+usage: $0 start DIR BUILD_DIR | stop DIR
+  DIR        state: databases, keys, logs, pids and DIR/stack.env (the addresses)
+  BUILD_DIR  where the metro-* binaries were built
+Environment:
+  METRO_STACK_FREE_PORTS=1  pick free ports (tests) instead of the documented defaults
+  METRO_STACK_TESTING=1     also start the test echo service behind metro-transcoder-testing
+  METRO_HTTP_PORT           REST port (default 8080)
+  METRO_ADMIN_EMAIL, METRO_ADMIN_PASSWORD, METRO_ADMIN_USERNAME  bootstrap admin
+USAGE
+  exit 2
+}
+[ $# -ge 2 ] || usage
+cmd=$1
+dir=$(realpath -m -- "$2")
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+services=(auth)
+
+port_for() { # name default
+  if [ "${METRO_STACK_FREE_PORTS:-0}" = 1 ]; then "$here/free-port.sh"; else echo "$2"; fi
+}
+
+stop_pid() {
+  local f=$1 pid
+  [ -f "$f" ] || return 0
+  pid=$(cat "$f")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+stop_all() {
+  for f in "$dir"/pids/*.pid; do [ -e "$f" ] && stop_pid "$f"; done
+  [ -d "$dir/redis" ] && "$here/redis.sh" stop "$dir/redis" >/dev/null 2>&1 || true
+  [ -d "$dir/pg" ] && "$here/pg.sh" stop "$dir/pg" >/dev/null 2>&1 || true
+}
+
+# start_process NAME BINARY: runs it in the background with the current environment.
+start_process() {
+  local name=$1 bin=$2
+  "$bin" >>"$dir/logs/$name.log" 2>&1 &
+  echo $! >"$dir/pids/$name.pid"
+}
+
+wait_grpc() { # name port
+  for _ in $(seq 1 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
+    kill -0 "$(cat "$dir/pids/$1.pid")" 2>/dev/null || { echo "stack: $1 exited; see $dir/logs/$1.log" >&2; tail -n 20 "$dir/logs/$1.log" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "stack: $1 did not start listening on $2" >&2
+  return 1
+}
+
+case $cmd in
+start)
+  [ $# -eq 3 ] || usage
+  build=$(realpath -- "$3")
+  mkdir -p "$dir/logs" "$dir/pids"
+  chmod 755 "$dir"
+  "$here/pg.sh" start "$dir/pg" >/dev/null
+  # shellcheck disable=SC1091
+  . "$dir/pg/env"
+  "$here/redis.sh" start "$dir/redis" >/dev/null
+  # shellcheck disable=SC1091
+  . "$dir/redis/env.redis"
+  declare -A pg_url
+  while read -r name url; do pg_url[$name]=$url; done < <("$here/pg-provision.sh" "$METRO_PG_ADMIN_URL" "$dir/secrets" "${services[@]}")
+
+  mkdir -p "$dir/secrets"
+  chmod 700 "$dir/secrets"
+  [ -s "$dir/secrets/jwt-ed25519.pem" ] || (umask 077 && openssl genpkey -algorithm ed25519 -out "$dir/secrets/jwt-ed25519.pem")
+  [ -s "$dir/secrets/identity.secret" ] || (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/secrets/identity.secret")
+
+  export METRO_IDENTITY_SECRET; METRO_IDENTITY_SECRET=$(cat "$dir/secrets/identity.secret")
+  export METRO_REDIS_HOST=$REDIS_HOST METRO_REDIS_PORT=$REDIS_PORT
+  export METRO_LOG_LEVEL=${METRO_LOG_LEVEL:-info}
+
+  auth_port=$(port_for auth 50051)
+  (
+    export METRO_GRPC_ADDR=127.0.0.1:$auth_port METRO_PG_URL=${pg_url[auth]}
+    export METRO_METRICS_PORT; METRO_METRICS_PORT=$(port_for auth-metrics 9101)
+    export METRO_JWT_PRIVATE_KEY_FILE=$dir/secrets/jwt-ed25519.pem
+    start_process auth "$build/svc/auth/metro-auth"
+  )
+  wait_grpc auth "$auth_port"
+  backends="auth=127.0.0.1:$auth_port"
+  gateway=$build/transcoder/metro-transcoder
+  echo_port=""
+  if [ "${METRO_STACK_TESTING:-0}" = 1 ]; then
+    echo_port=$(port_for echo 0)
+    (
+      export METRO_GRPC_ADDR=127.0.0.1:$echo_port
+      start_process echo "$build/test/integration/metro-echo-test"
+    )
+    wait_grpc echo "$echo_port"
+    backends="$backends,testing=127.0.0.1:$echo_port"
+    gateway=$build/transcoder/metro-transcoder-testing
+  fi
+  http_port=${METRO_HTTP_PORT:-$(port_for http 8080)}
+  (
+    export METRO_HTTP_PORT=$http_port METRO_BACKENDS=$backends
+    start_process transcoder "$gateway"
+  )
+  for i in $(seq 1 300); do
+    if curl -fsS "http://127.0.0.1:$http_port/readyz" >/dev/null 2>&1; then break; fi
+    kill -0 "$(cat "$dir/pids/transcoder.pid")" 2>/dev/null || { echo "stack: the gateway exited" >&2; tail -n 20 "$dir/logs/transcoder.log" >&2; exit 1; }
+    [ "$i" -lt 300 ] || { echo "stack: the gateway never became ready" >&2; exit 1; }
+    sleep 0.1
+  done
+  {
+    echo "METRO_HTTP=http://127.0.0.1:$http_port"
+    echo "METRO_AUTH_GRPC=127.0.0.1:$auth_port"
+    [ -z "$echo_port" ] || echo "METRO_ECHO_GRPC=127.0.0.1:$echo_port"
+    echo "METRO_PG_ADMIN_URL=$METRO_PG_ADMIN_URL"
+    echo "METRO_AUTH_PG_URL=${pg_url[auth]}"
+    echo "METRO_REDIS_PORT=$REDIS_PORT"
+    echo "METRO_STACK_DIR=$dir"
+  } >"$dir/stack.env"
+  ;;
+stop)
+  stop_all
+  ;;
+*) usage ;;
+esac
