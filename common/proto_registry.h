@@ -13,6 +13,8 @@ typedef struct proto_registry {
 
 /* Every descriptor of the standard protos and the production Metro protos. */
 extern const proto_registry metro_proto_registry;
+/* The test-only protos (test/proto), linked only into test binaries. */
+extern const proto_registry metro_testing_registry;
 
 /* Lookups by full name without a leading dot ("metro.auth.v1.User"); a leading dot is
  * tolerated. Each searches the registries given, NULL-terminated, in order. */

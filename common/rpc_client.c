@@ -2,6 +2,8 @@
  * propagation, and peer errors turned back into rpc_status (reason included). */
 #include "common/rpc_client.h"
 
+#include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <pthread.h>
 #include <stdlib.h>

@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <openssl/rand.h>
 #include <pthread.h>

@@ -237,7 +237,8 @@ Metro__Auth__V1__User *auth_account_to_proto(rpc_ctx *ctx, const auth_account *a
   u->first_name = (char *)acc->first_name;
   u->last_name = (char *)acc->last_name;
   u->n_roles = (size_t)acc->n_roles;
-  u->roles = (char **)acc->roles;
+  u->roles = arena_alloc(ctx->arena, sizeof(char *) * (size_t)(acc->n_roles ? acc->n_roles : 1));
+  memcpy(u->roles, acc->roles, sizeof(char *) * (size_t)acc->n_roles); /* acc may live on the stack */
   u->is_verified = acc->is_verified;
   u->is_active = acc->is_active;
   u->create_time = timestamp(ctx, acc->created_unix);

@@ -1,0 +1,38 @@
+# The two commands of the README: `make run` (the whole stack on loopback, REST on
+# 127.0.0.1:8080) and `make test` (every test with real servers, plus an ASan+UBSan pass).
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+CMAKE_GEN  ?= Ninja
+CTEST_ARGS ?= --output-on-failure
+export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=0:halt_on_error=1
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+
+.PHONY: run test deps test-deps build build-asan unit clean
+
+run: deps build
+	@bash scripts/run.sh $(BUILD)
+
+test: test-deps build build-asan
+	ctest --test-dir $(BUILD) $(CTEST_ARGS)
+	ctest --test-dir $(ASAN_BUILD) $(CTEST_ARGS)
+
+deps:
+	@bash scripts/install-deps.sh
+
+test-deps:
+	@bash scripts/install-deps.sh --test
+	@bash scripts/tools.sh >/dev/null
+
+build:
+	@cmake -S . -B $(BUILD) -G $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD)
+
+build-asan:
+	@cmake -S . -B $(ASAN_BUILD) -G $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DMETRO_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD)
+
+unit: build
+	ctest --test-dir $(BUILD) -L unit $(CTEST_ARGS)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
