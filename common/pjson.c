@@ -21,7 +21,11 @@
 static void utf8_repair(char *s) {
   unsigned char *p = (unsigned char *)s;
   while (*p) {
-    int extra = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+    int extra = *p < 0x80             ? 0
+                : (*p & 0xe0) == 0xc0 ? 1
+                : (*p & 0xf0) == 0xe0 ? 2
+                : (*p & 0xf8) == 0xf0 ? 3
+                                      : -1;
     int ok = extra >= 0;
     for (int i = 1; ok && i <= extra; i++) ok = (p[i] & 0xc0) == 0x80;
     if (!ok) {
@@ -198,7 +202,8 @@ static bool is_map_entry(const ProtobufCFieldDescriptor *f) {
   if (f->label != PROTOBUF_C_LABEL_REPEATED || f->type != PROTOBUF_C_TYPE_MESSAGE) return false;
   const ProtobufCMessageDescriptor *e = f->descriptor;
   if (e->n_fields != 2 || e->fields[0].id != 1 || e->fields[1].id != 2) return false;
-  if (strcmp(e->fields[0].name, "key") != 0 || strcmp(e->fields[1].name, "value") != 0) return false;
+  if (strcmp(e->fields[0].name, "key") != 0 || strcmp(e->fields[1].name, "value") != 0)
+    return false;
   /* protoc names the entry <FieldInCamelCase>Entry */
   size_t n = strlen(e->short_name);
   return n > 5 && strcmp(e->short_name + n - 5, "Entry") == 0;
@@ -400,7 +405,8 @@ static bool int_from_parts(pj_ctx *c, ProtobufCType t, bool neg, uint64_t mag, p
 static bool int_from_double(pj_ctx *c, ProtobufCType t, double d, pj_scalar *out) {
   if (!isfinite(d) || floor(d) != d)
     return pj_fail(c, "%s value must be an integer", type_name(t));
-  if (fabs(d) >= 18446744073709551616.0) return pj_fail(c, "value out of range for %s", type_name(t));
+  if (fabs(d) >= 18446744073709551616.0) /* 2^64 */
+    return pj_fail(c, "value out of range for %s", type_name(t));
   return int_from_parts(c, t, d < 0, (uint64_t)fabs(d), out);
 }
 
@@ -418,7 +424,8 @@ static bool int_from_text(pj_ctx *c, ProtobufCType t, const char *s, size_t n, p
   uint64_t mag = 0;
   for (size_t i = neg; i < n; i++) {
     unsigned digit = (unsigned)(s[i] - '0');
-    if (mag > (UINT64_MAX - digit) / 10) return pj_fail(c, "value out of range for %s", type_name(t));
+    if (mag > (UINT64_MAX - digit) / 10)
+      return pj_fail(c, "value out of range for %s", type_name(t));
     mag = mag * 10 + digit;
   }
   return int_from_parts(c, t, neg, mag, out);
@@ -623,7 +630,8 @@ static bool decode_map(pj_ctx *c, ProtobufCMessage *m, const ProtobufCFieldDescr
 bool pj_decode_field(pj_ctx *c, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
                      const json_t *in) {
   if (is_map_entry(f)) return json_is_null(in) || decode_map(c, m, f, in);
-  if (f->label == PROTOBUF_C_LABEL_REPEATED) return json_is_null(in) || decode_repeated(c, m, f, in);
+  if (f->label == PROTOBUF_C_LABEL_REPEATED)
+    return json_is_null(in) || decode_repeated(c, m, f, in);
   if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
     if (json_is_null(in) && !is_message_type(f, "google.protobuf.Value")) return true;
     ProtobufCMessage *sub = pj_singular_message(c, m, f);
@@ -677,7 +685,9 @@ static bool decode_fields(pj_ctx *c, const json_t *in, ProtobufCMessage *m) {
   json_object_keylen_foreach((json_t *)in, key, key_len, val) {
     size_t mark = pj_path_push(c, key, key_len, false);
     const ProtobufCFieldDescriptor *f = pj_field_by_name(d, key, key_len);
-    if (!f) return pj_fail(c, "unknown field \"%.*s\" in %s", (int)(key_len > 100 ? 100 : key_len), key, d->name);
+    if (!f)
+      return pj_fail(c, "unknown field \"%.*s\" in %s", (int)(key_len > 100 ? 100 : key_len),
+                     key, d->name);
     bool present = !json_is_null(val) || is_message_type(f, "google.protobuf.Value");
     if (seen_test_and_set(seen, field_index(d, f)))
       return pj_fail(c, "field \"%s\" given more than once", f->name);
@@ -778,9 +788,10 @@ json_t *pj_encode_scalar(pj_ctx *c, const ProtobufCFieldDescriptor *f, const voi
     const ProtobufCMessage *sub = *(ProtobufCMessage *const *)slot;
     if (sub) return pj_encode_message(c, sub);
     /* an unset element: its default, as protobuf-c packs it */
-    ProtobufCMessage *tmp = calloc(1, ((const ProtobufCMessageDescriptor *)f->descriptor)->sizeof_message);
+    const ProtobufCMessageDescriptor *d = f->descriptor;
+    ProtobufCMessage *tmp = calloc(1, d->sizeof_message);
     if (!tmp) return pj_fail(c, "out of memory"), NULL;
-    protobuf_c_message_init(f->descriptor, tmp);
+    protobuf_c_message_init(d, tmp);
     json_t *j = pj_encode_message(c, tmp);
     free(tmp);
     return j;

@@ -130,7 +130,8 @@ static bool timestamp_parse(const char *s, size_t n, int64_t *seconds, int32_t *
     i++;
   } else if (is_char(s, n, i, "+-")) {
     sign = s[i++] == '+' ? 1 : -1;
-    if (!take_digits(s, n, &i, 2, &oh) || !is_char(s, n, i++, ":") || !take_digits(s, n, &i, 2, &om))
+    if (!take_digits(s, n, &i, 2, &oh) || !is_char(s, n, i++, ":") ||
+        !take_digits(s, n, &i, 2, &om))
       return false;
   } else {
     return false;
@@ -183,7 +184,8 @@ static bool duration_decode(pj_ctx *c, const json_t *in, ProtobufCMessage *m) {
   i += neg;
   int64_t seconds = 0;
   size_t start = i;
-  while (i < n && s[i] >= '0' && s[i] <= '9' && i - start < 13) seconds = seconds * 10 + (s[i++] - '0');
+  while (i < n && s[i] >= '0' && s[i] <= '9' && i - start < 13) /* 13 digits cannot overflow */
+    seconds = seconds * 10 + (s[i++] - '0');
   int32_t nanos;
   if (i == start || !take_fraction(s, n, &i, &nanos) || i + 1 != n || s[i] != 's')
     return pj_fail(c, "invalid Duration \"%.64s\"", s);

@@ -1,4 +1,5 @@
-# The proto3 JSON mapping (common/pjson*.c) against the testing protos.
+# Unit test of the proto3 JSON mapping (common/pjson*.c) over metro.testing.v1 and the
+# standard protos; compiles only the common/ sources it needs.
 metro_unit_test(test_pjson
   SOURCES common/pjson.c common/pjson_wkt.c common/b64.c common/text.c common/arena.c
           common/proto_registry.c

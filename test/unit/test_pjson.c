@@ -13,6 +13,7 @@
 
 #include "common/arena.h"
 #include "common/pjson.h"
+#include "common/text.h"
 #include "google/protobuf/any.pb-c.h"
 #include "google/protobuf/duration.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
@@ -356,6 +357,19 @@ static void test_error_path_names_nested_field(void **state) {
   err = decode_error(&metro__testing__v1__echo_request__descriptor,
                      "{\"payload\": {\"fInt32\": 99999999999}}");
   assert_string_equal(err.field, "payload.fInt32");
+}
+
+static void test_error_text_stays_utf8(void **state) {
+  (void)state;
+  char text[1024];
+  size_t o = (size_t)snprintf(text, sizeof text, "{\"");
+  for (int i = 0; i < 150; i++) o += (size_t)snprintf(text + o, sizeof text - o, "\u1ebf"); /* ế */
+  snprintf(text + o, sizeof text - o, "\": 1}");
+  pjson_error err = decode_error(&metro__testing__v1__everything__descriptor, text);
+  assert_true(text_utf8_length(err.message) >= 0);
+  assert_true(text_utf8_length(err.field) >= 0);
+  assert_non_null(strstr(err.message, "unknown field"));
+  assert_non_null(strchr(err.message, '?')); /* the cut character was replaced */
 }
 
 static void test_null_means_default(void **state) {
@@ -828,6 +842,7 @@ int main(void) {
       T(test_field_given_twice_rejected),
       T(test_unknown_field_is_named),
       T(test_error_path_names_nested_field),
+      T(test_error_text_stays_utf8),
       T(test_null_means_default),
       T(test_repeated_round_trip),
       T(test_maps_round_trip),
