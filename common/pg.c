@@ -80,13 +80,15 @@ PGconn *pg_conn(void) {
   return c;
 }
 
-static rpc_status status_from_result(PGresult *r) {
+/* Maps a failed result; strings are copied into the arena (a may be NULL: no field). */
+static rpc_status status_from_result(arena *a, PGresult *r) {
   const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
   if (!state) state = "";
   if (strcmp(state, "23505") == 0) {
     const char *constraint = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
     return (rpc_status){.code = GRPC_STATUS_ALREADY_EXISTS, .message = "already exists",
-                        .reason = "UNIQUE_VIOLATION", .field = constraint};
+                        .reason = "UNIQUE_VIOLATION",
+                        .field = a && constraint ? arena_strdup(a, constraint) : NULL};
   }
   if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
     return (rpc_status){.code = GRPC_STATUS_ABORTED, .message = "concurrent update, retry", .reason = "ABORTED"};
@@ -99,7 +101,7 @@ static rpc_status status_from_result(PGresult *r) {
   return (rpc_status){.code = GRPC_STATUS_INTERNAL, .message = "internal error", .reason = "INTERNAL"};
 }
 
-static int prepared_index(PGconn *c, const char *sql, int nparams, rpc_status *st) {
+static int prepared_index(arena *a, PGconn *c, const char *sql, int nparams, rpc_status *st) {
   for (int i = 0; i < t_n_prepared; i++)
     if (t_prepared[i].sql == sql) return i;
   if (t_n_prepared >= MAX_PREPARED) {
@@ -110,7 +112,7 @@ static int prepared_index(PGconn *c, const char *sql, int nparams, rpc_status *s
   snprintf(name, sizeof name, "s%d", t_n_prepared);
   PGresult *r = PQprepare(c, name, sql, nparams, NULL);
   if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-    *st = PQstatus(c) == CONNECTION_OK ? status_from_result(r)
+    *st = PQstatus(c) == CONNECTION_OK ? status_from_result(a, r)
                                        : (rpc_status){.code = GRPC_STATUS_UNAVAILABLE,
                                                       .message = "database unavailable", .reason = "UNAVAILABLE"};
     PQclear(r);
@@ -128,7 +130,7 @@ rpc_status pg_exec(arena *a, PGresult **out, const char *sql, int nparams, const
     PGconn *c = pg_conn();
     if (!c) return (rpc_status){.code = GRPC_STATUS_UNAVAILABLE, .message = "database unavailable", .reason = "UNAVAILABLE"};
     rpc_status st = RPC_OK;
-    int idx = prepared_index(c, sql, nparams, &st);
+    int idx = prepared_index(a, c, sql, nparams, &st);
     if (idx < 0) {
       if (st.code == GRPC_STATUS_UNAVAILABLE && !t_in_tx && attempt == 0) continue; /* stale connection */
       return st;
@@ -144,7 +146,7 @@ rpc_status pg_exec(arena *a, PGresult **out, const char *sql, int nparams, const
     }
     bool lost = PQstatus(c) != CONNECTION_OK;
     st = lost ? (rpc_status){.code = GRPC_STATUS_UNAVAILABLE, .message = "database unavailable", .reason = "UNAVAILABLE"}
-              : status_from_result(r);
+              : status_from_result(a, r);
     PQclear(r);
     if (lost && !t_in_tx && attempt == 0) continue;
     return st;
@@ -156,7 +158,7 @@ static rpc_status simple(const char *sql) {
   PGconn *c = pg_conn();
   if (!c) return (rpc_status){.code = GRPC_STATUS_UNAVAILABLE, .message = "database unavailable", .reason = "UNAVAILABLE"};
   PGresult *r = PQexec(c, sql);
-  rpc_status st = PQresultStatus(r) == PGRES_COMMAND_OK ? RPC_OK : status_from_result(r);
+  rpc_status st = PQresultStatus(r) == PGRES_COMMAND_OK ? RPC_OK : status_from_result(NULL, r);
   PQclear(r);
   return st;
 }

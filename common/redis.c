@@ -29,6 +29,8 @@ static void drop(void) {
   t_ctx = NULL;
 }
 
+void redis_disconnect(void) { drop(); }
+
 static redisContext *conn(void) {
   if (t_ctx) return t_ctx;
   if (!g_host) return NULL;

@@ -15,6 +15,9 @@ void redis_configure(const char *host, int port, const char *password);
  * the connection is broken. The reply belongs to the arena. NULL when Redis is down. */
 redisReply *redis_command(arena *a, const char *fmt, ...);
 
+/* Closes this thread's connection (thread exit). */
+void redis_disconnect(void);
+
 /* Fixed-window counter: counts one hit on `key` for `window_s` seconds.
  * Returns 1 when within `limit`, 0 when over, -1 when Redis is unavailable. */
 int redis_rate_limit(arena *a, const char *key, int limit, int window_s);

@@ -361,6 +361,7 @@ static void *worker_main(void *arg) {
     metrics_add(s->m_inflight, NULL, NULL, -1);
     slot_free(slot);
   }
+  if (s->cfg.on_worker_exit) s->cfg.on_worker_exit();
   return NULL;
 }
 

@@ -68,6 +68,7 @@ typedef struct rpc_server_config {
   int drain_timeout_ms;             /* SIGTERM: time in-flight calls get to finish */
   size_t max_message_bytes;         /* largest request accepted; 0 = 4 MiB */
   void *state;                      /* handed to every handler as ctx->state */
+  void (*on_worker_exit)(void);     /* frees a worker's thread-local resources (connections); may be NULL */
 } rpc_server_config;
 
 typedef struct rpc_server rpc_server;

@@ -15,6 +15,11 @@ extern const size_t metro_descriptor_set_len;
 
 static bool ready_always(void) { return true; }
 
+static void release_thread_connections(void) {
+  pg_disconnect();
+  redis_disconnect();
+}
+
 int service_run(const service_def *def) {
   rpc_block_signals();
   service_settings s;
@@ -80,6 +85,7 @@ int service_run(const service_def *def) {
       .default_timeout_ms = (int)s.default_timeout_ms,
       .drain_timeout_ms = (int)s.drain_timeout_ms,
       .state = def->state,
+      .on_worker_exit = release_thread_connections,
   };
   rpc_server *server = rpc_server_start(&cfg, err, sizeof err);
   if (!server) {
@@ -89,6 +95,6 @@ int service_run(const service_def *def) {
   rpc_server_wait(server);
   rpc_server_destroy(server);
   metrics_stop();
-  pg_disconnect();
+  release_thread_connections();
   return 0;
 }

@@ -48,7 +48,7 @@ stop_all() {
 # start_process NAME BINARY: runs it in the background with the current environment.
 start_process() {
   local name=$1 bin=$2
-  "$bin" >>"$dir/logs/$name.log" 2>&1 &
+  "$bin" >"$dir/logs/$name.log" 2>&1 &
   echo $! >"$dir/pids/$name.pid"
 }
 
@@ -130,6 +130,11 @@ start)
   ;;
 stop)
   stop_all
+  # Sanitizer builds: a report from any service (they print to their logs) fails the stop.
+  if grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$dir"/logs/*.log 2>/dev/null; then
+    echo "stack: sanitizer reports in the logs above" >&2
+    exit 1
+  fi
   ;;
 *) usage ;;
 esac

@@ -277,8 +277,9 @@ static void call_done(backend_call *call, void *user) {
   } else {
     ProtobufCAllocator alloc = arena_protobuf_allocator(r->arena);
     ProtobufCMessage *resp = protobuf_c_message_unpack(r->binding->output, &alloc, call->response_len, call->response);
-    if (!resp) answer_error(r, GRPC_STATUS_INTERNAL, "INTERNAL", NULL, "the service sent a malformed response");
-    else answer_json(r, 200, pjson_encode(resp, PJSON_EMIT_DEFAULTS));
+    json_t *out = resp ? pjson_encode(resp, PJSON_EMIT_DEFAULTS) : NULL;
+    if (!out) answer_error(r, GRPC_STATUS_INTERNAL, "INTERNAL", NULL, "the service sent a response JSON cannot carry");
+    else answer_json(r, 200, out);
   }
   MHD_resume_connection(r->conn);
   atomic_fetch_sub(&gw.in_flight, 1);
