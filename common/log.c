@@ -232,7 +232,7 @@ void log_write(log_level level, const char *fmt, ...) {
   size_t msg_len = format_message(msg_stack, sizeof msg_stack, &msg, fmt ? fmt : "", ap);
   va_end(ap);
 
-  char when[40];
+  char when[96]; /* room for any int the format could print */
   format_time(when, sizeof when);
 
   char line_stack[LOG_STACK_LINE];

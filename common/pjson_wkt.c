@@ -166,7 +166,7 @@ static json_t *timestamp_encode(pj_ctx *c, const ProtobufCMessage *m) {
   if (rem < 0) rem += 86400, days--;
   int y, mo, d;
   civil_from_days(days, &y, &mo, &d);
-  char frac[16], buf[48];
+  char frac[16], buf[128]; /* sized for any int the format could print */
   format_fraction(ts->nanos, frac, sizeof frac);
   snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d%sZ", y, mo, d, (int)(rem / 3600),
            (int)(rem / 60 % 60), (int)(rem % 60), frac);

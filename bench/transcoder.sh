@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Measures the transcoder's cost: one unary method (AuthService/GetJwks, no database)
+# over REST through the gateway (wrk) and over gRPC directly (metro-grpc-bench, h2load).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${1:-$root/build}
+seconds=${SECONDS_PER_RUN:-10}
+conns=${CONNECTIONS:-64}
+state=$(mktemp -d /tmp/metro-bench.XXXXXX)
+trap 'bash "$root/scripts/stack.sh" stop "$state" >/dev/null 2>&1; rm -rf "$state"' EXIT
+
+METRO_STACK_FREE_PORTS=1 METRO_LOG_LEVEL=warn bash "$root/scripts/stack.sh" start "$state" "$build" 2>/dev/null
+. "$state/stack.env"
+echo "# $(date -u +%Y-%m-%d) $(nproc) cores, loopback; $conns connections, ${seconds}s per run; load generator on the same machine"
+
+rest=$(wrk -t2 -c"$conns" -d"${seconds}s" --latency "$METRO_HTTP/v1/auth/jwks")
+rest_rps=$(awk '/Requests\/sec/ {print $2}' <<<"$rest")
+rest_p50=$(awk '$1 == "50%" {print $2}' <<<"$rest")
+rest_p99=$(awk '$1 == "99%" {print $2}' <<<"$rest")
+
+grpc=$("$build/bench/metro-grpc-bench" "$METRO_AUTH_GRPC" "$conns" "$seconds")
+grpc_rps=$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$grpc")
+grpc_p50=$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$grpc")
+grpc_p99=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$grpc")
+
+body=$state/empty.grpc
+printf '\x00\x00\x00\x00\x00' >"$body" # gRPC frame: uncompressed, length 0 (an empty GetJwksRequest)
+h2=$(h2load -D "$seconds" -c "$conns" -m 4 -t 2 -d "$body" -H 'content-type: application/grpc' -H 'te: trailers' \
+  "http://$METRO_AUTH_GRPC/metro.auth.v1.AuthService/GetJwks" 2>&1)
+h2_rps=$(awk '/finished in/ {print $4}' <<<"$h2")
+h2_mean=$(awk '/time for request:/ {print $6}' <<<"$h2")
+
+echo
+echo "| path | requests/s | p50 | p99 |"
+echo "|---|---|---|---|"
+echo "| REST via transcoder (wrk, HTTP/1.1 keep-alive) | $rest_rps | $rest_p50 | $rest_p99 |"
+echo "| gRPC direct (metro-grpc-bench, $conns blocking callers) | $grpc_rps | ${grpc_p50}ms | ${grpc_p99}ms |"
+echo "| gRPC direct (h2load, $conns conns x 4 streams) | $h2_rps | mean $h2_mean | n/a |"
+echo
+awk -v r="$rest_rps" -v g="$grpc_rps" 'BEGIN { if (g > 0) printf "REST/gRPC throughput ratio (same concurrency): %.2f\n", r / g }'
