@@ -20,6 +20,7 @@
 #include "transcoder/backend.h"
 #include "transcoder/edge_auth.h"
 #include "transcoder/openapi.h"
+#include "transcoder/path_template.h"
 #include "transcoder/routes.h"
 
 #define MAX_QUERY_PARAMS 64
@@ -201,6 +202,15 @@ typedef struct query_ctx {
   pjson_error err;
 } query_ctx;
 
+/* Query keys and values arrive raw (see keep_escaped): "+" is a space, then %XX escapes
+ * are decoded once; NULL for a malformed escape or a NUL byte. */
+static const char *query_decode(arena *a, const char *s) {
+  char *spaced = arena_strdup(a, s);
+  for (char *p = spaced; *p; p++)
+    if (*p == '+') *p = ' ';
+  return pt_percent_decode(a, spaced, strlen(spaced), false);
+}
+
 static enum MHD_Result apply_query(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
   (void)kind;
   query_ctx *q = cls;
@@ -210,7 +220,14 @@ static enum MHD_Result apply_query(void *cls, enum MHD_ValueKind kind, const cha
     q->err.field[0] = '\0';
     return MHD_NO;
   }
-  if (!pjson_set_path(q->msg, key, value ? value : "", q->alloc, &q->err)) {
+  const char *k = query_decode(q->r->arena, key), *v = query_decode(q->r->arena, value ? value : "");
+  if (!k || !v) {
+    q->failed = true;
+    snprintf(q->err.message, sizeof q->err.message, "malformed percent-encoding in the query string");
+    q->err.field[0] = '\0';
+    return MHD_NO;
+  }
+  if (!pjson_set_path(q->msg, k, v, q->alloc, &q->err)) {
     q->failed = true;
     return MHD_NO;
   }
@@ -409,6 +426,14 @@ static enum MHD_Result preflight(struct MHD_Connection *conn, const char *url) {
   return ok;
 }
 
+/* libmicrohttpd would percent-decode the path (and query) before routing, so an escaped
+ * "/" or "%" inside a variable could not be told apart; keep them escaped instead. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *conn, char *s) {
+  (void)cls;
+  (void)conn;
+  return strlen(s);
+}
+
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
   (void)kind;
   (void)key;
@@ -442,11 +467,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     int headers = 0;
     MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &headers);
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-    if (headers > gw.cfg.max_header_count)
+    /* Refusals decided from the headers alone are answered now, before the body is
+     * read (libmicrohttpd then closes the connection instead of reading it). */
+    if (headers > gw.cfg.max_header_count) {
       answer_error(r, GRPC_STATUS_INVALID_ARGUMENT, "TOO_MANY_HEADERS", NULL, "too many request headers");
-    else if (cl && strtoull(cl, NULL, 10) > gw.cfg.max_body_bytes)
+      return send_answer(r);
+    }
+    if (cl && strtoull(cl, NULL, 10) > gw.cfg.max_body_bytes) {
       answer_error(r, GRPC_STATUS_RESOURCE_EXHAUSTED, "PAYLOAD_TOO_LARGE", NULL,
                    arena_printf(a, "the request body exceeds %zu bytes", gw.cfg.max_body_bytes));
+      return send_answer(r);
+    }
     return MHD_YES;
   }
   if (r->state == REQ_ANSWERED) {
@@ -568,7 +599,8 @@ bool gateway_start(const gateway_config *cfg, char *err, size_t errlen) {
       on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
       (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+      (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped,
+      NULL, MHD_OPTION_END);
   if (!gw.daemon) {
     snprintf(err, errlen, "cannot listen on %s:%d", cfg->listen_addr, cfg->port);
     return false;
