@@ -24,6 +24,7 @@
 #include "transcoder/routes.h"
 
 #define MAX_QUERY_PARAMS 64
+#define DISCARD_FACTOR 8 /* a refused body is drained up to 8x the body limit */
 #define ALLOW_HEADERS "Authorization, Content-Type, X-Request-Id, Idempotency-Key, traceparent"
 
 /* What the gateway knows of each annotated method, resolved once at start-up. */
@@ -41,6 +42,7 @@ typedef struct gw_request {
   request_state state;
   char *body;
   size_t body_len, body_cap;
+  size_t discarded; /* bytes of a refused body read and dropped */
   bool body_too_large;
   double started;
   const char *route_label;
@@ -467,22 +469,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     int headers = 0;
     MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &headers);
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-    /* Refusals decided from the headers alone are answered now, before the body is
-     * read (libmicrohttpd then closes the connection instead of reading it). */
-    if (headers > gw.cfg.max_header_count) {
+    /* Refusals decided from the headers alone. A client that waits for 100-continue is
+     * answered now (it never sends the body); any other is answered once its body has
+     * been read and discarded, so it can read the answer instead of a reset. */
+    if (headers > gw.cfg.max_header_count)
       answer_error(r, GRPC_STATUS_INVALID_ARGUMENT, "TOO_MANY_HEADERS", NULL, "too many request headers");
-      return send_answer(r);
-    }
-    if (cl && strtoull(cl, NULL, 10) > gw.cfg.max_body_bytes) {
+    else if (cl && strtoull(cl, NULL, 10) > gw.cfg.max_body_bytes)
       answer_error(r, GRPC_STATUS_RESOURCE_EXHAUSTED, "PAYLOAD_TOO_LARGE", NULL,
                    arena_printf(a, "the request body exceeds %zu bytes", gw.cfg.max_body_bytes));
-      return send_answer(r);
-    }
+    const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
+    if (r->state == REQ_ANSWERED && expect && strcasecmp(expect, "100-continue") == 0) return send_answer(r);
     return MHD_YES;
   }
   if (r->state == REQ_ANSWERED) {
-    *upload_data_size = 0; /* discard whatever is left of the body */
-    return send_answer(r);
+    if (*upload_data_size == 0) return send_answer(r);
+    r->discarded += *upload_data_size;
+    *upload_data_size = 0;
+    /* Discard a refused body, but not forever: past a bound the connection is cut. */
+    return r->discarded > DISCARD_FACTOR * gw.cfg.max_body_bytes ? MHD_NO : MHD_YES;
   }
   if (*upload_data_size > 0) {
     size_t n = *upload_data_size;

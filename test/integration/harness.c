@@ -164,7 +164,7 @@ const char *json_at(const http_response *r, const char *path) {
 
 const char *unique_name(const char *prefix) {
   static atomic_int counter;
-  static char bufs[64][96];
+  static _Thread_local char bufs[64][96];
   int i = atomic_fetch_add(&counter, 1);
   char *out = bufs[i % 64];
   struct timespec ts;
