@@ -137,8 +137,19 @@ static void answer_reflection(rpc_server *s, rpc_ctx *ctx, const ReflectionReque
         set_error(ctx, resp, GRPC_STATUS_NOT_FOUND, "symbol not found");
       return;
     }
-    default:
-      set_error(ctx, resp, GRPC_STATUS_NOT_FOUND, "extensions are not indexed by this server");
+    case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_EXTENSION: {
+      const Grpc__Reflection__V1__ExtensionRequest *e = req->file_containing_extension;
+      const char *file = e && e->containing_type
+                             ? descset_file_of_extension(d, e->containing_type, e->extension_number)
+                             : NULL;
+      if (file)
+        answer_files(ctx, d, file, resp);
+      else
+        set_error(ctx, resp, GRPC_STATUS_NOT_FOUND, "extension not found");
+      return;
+    }
+    default: /* all_extension_numbers_of_type: not indexed; clients fall back */
+      set_error(ctx, resp, GRPC_STATUS_UNIMPLEMENTED, "extension numbers are not listed by this server");
       return;
   }
 }

@@ -503,8 +503,7 @@ fail_early:
 
 /* ---- shutdown ---- */
 
-static void *signal_waiter(void *arg) {
-  rpc_server *s = arg;
+int rpc_wait_for_signal(void) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -512,7 +511,12 @@ static void *signal_waiter(void *arg) {
   int sig = 0;
   sigwait(&set, &sig);
   log_info("received signal %d, draining", sig);
-  rpc_server_stop(s);
+  return sig;
+}
+
+static void *signal_waiter(void *arg) {
+  rpc_wait_for_signal();
+  rpc_server_stop(arg);
   return NULL;
 }
 

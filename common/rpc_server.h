@@ -90,6 +90,8 @@ void rpc_server_set_health(rpc_server *s, const char *service, bool serving);
 
 /* Blocks SIGTERM, SIGINT and SIGPIPE in the calling thread (and threads it creates). */
 void rpc_block_signals(void);
+/* Waits for SIGTERM or SIGINT (blocked beforehand) and returns its number, logged. */
+int rpc_wait_for_signal(void);
 
 /* Role checks on the caller; "admin" satisfies every role check. */
 bool rpc_caller_has_role(const rpc_ctx *ctx, const char *role);

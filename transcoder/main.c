@@ -1,6 +1,5 @@
 /* metro-transcoder: reads METRO_* settings, loads the descriptor sets, starts edge
  * authentication and the REST gateway, and drains on SIGTERM. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,13 +135,7 @@ int main(void) {
     edge_auth_stop();
     return 1;
   }
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int sig = 0;
-  sigwait(&set, &sig);
-  log_info("received signal %d, draining", sig);
+  rpc_wait_for_signal();
   gateway_stop();
   edge_auth_stop();
   rpc_client_shutdown();
