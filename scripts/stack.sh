@@ -21,7 +21,13 @@ cmd=$1
 dir=$(realpath -m -- "$2")
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
-services=(auth)
+# The services, started in this order: name|gRPC port|metrics port|binary under BUILD_DIR.
+# A new service adds one row.
+service_table=(
+  "auth|50051|9101|svc/auth/metro-auth"
+)
+services=()
+for row in "${service_table[@]}"; do services+=("${row%%|*}"); done
 
 port_for() { # name default
   if [ "${METRO_STACK_FREE_PORTS:-0}" = 1 ]; then "$here/free-port.sh"; else echo "$2"; fi
@@ -86,15 +92,20 @@ start)
   export METRO_REDIS_HOST=$REDIS_HOST METRO_REDIS_PORT=$REDIS_PORT
   export METRO_LOG_LEVEL=${METRO_LOG_LEVEL:-info}
 
-  auth_port=$(port_for auth 50051)
-  (
-    export METRO_GRPC_ADDR=127.0.0.1:$auth_port METRO_PG_URL=${pg_url[auth]}
-    export METRO_METRICS_PORT; METRO_METRICS_PORT=$(port_for auth-metrics 9101)
-    export METRO_JWT_PRIVATE_KEY_FILE=$dir/secrets/jwt-ed25519.pem
-    start_process auth "$build/svc/auth/metro-auth"
-  )
-  wait_grpc auth "$auth_port"
-  backends="auth=127.0.0.1:$auth_port"
+  export METRO_JWT_PRIVATE_KEY_FILE=$dir/secrets/jwt-ed25519.pem
+  backends=""
+  declare -A grpc_port
+  for row in "${service_table[@]}"; do
+    IFS='|' read -r name default_port default_metrics binary <<<"$row"
+    grpc_port[$name]=$(port_for "$name" "$default_port")
+    (
+      export METRO_GRPC_ADDR=127.0.0.1:${grpc_port[$name]} METRO_PG_URL=${pg_url[$name]}
+      export METRO_METRICS_PORT; METRO_METRICS_PORT=$(port_for "$name-metrics" "$default_metrics")
+      start_process "$name" "$build/$binary"
+    )
+    wait_grpc "$name" "${grpc_port[$name]}"
+    backends="$backends${backends:+,}$name=127.0.0.1:${grpc_port[$name]}"
+  done
   gateway=$build/transcoder/metro-transcoder
   echo_port=""
   if [ "${METRO_STACK_TESTING:-0}" = 1 ]; then
@@ -120,10 +131,12 @@ start)
   done
   {
     echo "METRO_HTTP=http://127.0.0.1:$http_port"
-    echo "METRO_AUTH_GRPC=127.0.0.1:$auth_port"
+    for name in "${services[@]}"; do
+      echo "METRO_${name^^}_GRPC=127.0.0.1:${grpc_port[$name]}"
+      echo "METRO_${name^^}_PG_URL=${pg_url[$name]}"
+    done
     [ -z "$echo_port" ] || echo "METRO_ECHO_GRPC=127.0.0.1:$echo_port"
     echo "METRO_PG_ADMIN_URL=$METRO_PG_ADMIN_URL"
-    echo "METRO_AUTH_PG_URL=${pg_url[auth]}"
     echo "METRO_REDIS_PORT=$REDIS_PORT"
     echo "METRO_STACK_DIR=$dir"
   } >"$dir/stack.env"
