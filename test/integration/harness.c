@@ -49,6 +49,20 @@ const char *harness_env(const char *key) {
   return NULL;
 }
 
+char *harness_stack_secret(void) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/secrets/identity.secret", harness_env("METRO_STACK_DIR"));
+  FILE *f = fopen(path, "r");
+  char buf[256] = "";
+  if (!f || !fgets(buf, sizeof buf, f)) {
+    fprintf(stderr, "harness: cannot read %s\n", path);
+    exit(1);
+  }
+  fclose(f);
+  buf[strcspn(buf, "\r\n")] = '\0';
+  return strdup(buf);
+}
+
 typedef struct buffer {
   char *data;
   size_t len;

@@ -21,6 +21,8 @@ typedef struct http_response {
 void harness_init(void);
 /* A value from stack.env, or NULL. */
 const char *harness_env(const char *key);
+/* The stack's identity HMAC secret (malloc'ed); aborts the test when unreadable. */
+char *harness_stack_secret(void);
 
 /* method, path ("/v1/..."), optional JSON body, optional bearer token, optional extra
  * headers ("Name: value", NULL-terminated). base NULL = the stack's REST address. */

@@ -41,17 +41,6 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
-static char *stack_secret(void) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/secrets/identity.secret", harness_env("METRO_STACK_DIR"));
-  FILE *f = fopen(path, "r");
-  assert_non_null(f);
-  char buf[256] = "";
-  assert_non_null(fgets(buf, sizeof buf, f));
-  fclose(f);
-  buf[strcspn(buf, "\r\n")] = '\0';
-  return strdup(buf);
-}
 
 /* Metadata carrying an identity for user with one role, signed with secret, valid for ttl_s. */
 static rpc_call_meta signed_as(arena *a, const char *secret, const char *user, const char *role, int64_t ttl_s) {
@@ -139,7 +128,7 @@ static void test_public_methods_need_no_identity(void **state) {
 static void test_identity_must_be_signed_with_the_shared_secret_and_fresh(void **state) {
   (void)state;
   arena *a = arena_create(8192);
-  char *secret = stack_secret();
+  char *secret = harness_stack_secret();
   rpc_status st = call_echo(a, echo_target(), WHOAMI, NULL, "", NULL);
   assert_int_equal(st.code, GRPC_STATUS_UNAUTHENTICATED);
 
@@ -170,7 +159,7 @@ static void test_identity_must_be_signed_with_the_shared_secret_and_fresh(void *
 static void test_role_checks_come_from_the_proto_options(void **state) {
   (void)state;
   arena *a = arena_create(8192);
-  char *secret = stack_secret();
+  char *secret = harness_stack_secret();
   rpc_call_meta rider = signed_as(a, secret, "user-1", "passenger", 300);
   rpc_status st = call_echo(a, echo_target(), ADMIN_ONLY, &rider, "", NULL);
   assert_int_equal(st.code, GRPC_STATUS_PERMISSION_DENIED);

@@ -60,23 +60,11 @@ static bool roles_are(const http_response *r, const char *only_role) {
   return json_array_size(roles) == 1 && strcmp(json_string_value(json_array_get(roles, 0)), only_role) == 0;
 }
 
-/* The stack's identity HMAC secret (malloc'ed). */
-static char *stack_secret(void) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/secrets/identity.secret", harness_env("METRO_STACK_DIR"));
-  FILE *f = fopen(path, "r");
-  assert_non_null(f);
-  char buf[256] = "";
-  assert_non_null(fgets(buf, sizeof buf, f));
-  fclose(f);
-  buf[strcspn(buf, "\r\n")] = '\0';
-  return strdup(buf);
-}
 
 /* A private gateway on its own port with extra settings; returns its pid once /readyz says 200. */
 static int start_gateway(const char *backends, const char *extra_env, char *base, size_t cap, const char *log_name) {
   int port = free_port();
-  char *secret = stack_secret();
+  char *secret = harness_stack_secret();
   char e_port[64], e_secret[320], e_backends[512], e_log[1024], program[1024];
   snprintf(e_port, sizeof e_port, "METRO_HTTP_PORT=%d", port);
   snprintf(e_secret, sizeof e_secret, "METRO_IDENTITY_SECRET=%s", secret);
@@ -314,7 +302,7 @@ static void test_whoami_trusts_only_the_bearer_token(void **state) {
   http_response_free(r);
 
   /* A forged identity correctly signed with the stack's secret: clients cannot inject it. */
-  char *secret = stack_secret();
+  char *secret = harness_stack_secret();
   arena *a = arena_create(4096);
   const char *roles[] = {"admin"};
   const char *value = NULL, *sig = NULL;
