@@ -24,6 +24,7 @@
 #include "common/rpc_server_internal.h"
 
 #define SLOTS_PER_METHOD 2
+#define MAX_STREAM_THREADS 64 /* concurrent reflection streams, each on its own thread */
 #define DEFAULT_MAX_MESSAGE (4u << 20)
 #define HEALTH_MAX_SERVICES 32
 
@@ -60,6 +61,7 @@ struct rpc_server {
   int shutdown_tag;
   health_entry health[HEALTH_MAX_SERVICES];
   int n_health;
+  int stream_threads; /* under lock: threads serving streaming calls */
   metric_family *m_handled, *m_latency, *m_inflight;
 };
 
@@ -286,8 +288,9 @@ static rpc_status check_access(const rpc_registered_method *m, const rpc_ctx *ct
 
 static rpc_status serve_unary(rpc_server *s, call_slot *slot, rpc_ctx *ctx, ProtobufCMessage **response) {
   rpc_registered_method *m = slot->method;
-  if (!slot->payload)
-    return (rpc_status){.code = GRPC_STATUS_INTERNAL, .message = "no request message", .reason = "INTERNAL"};
+  if (!slot->payload) /* the client went away before its request arrived */
+    return (rpc_status){.code = GRPC_STATUS_CANCELLED, .message = "cancelled before the request arrived",
+                        .reason = "CANCELLED"};
   uint8_t *data;
   size_t len;
   if (!rpc_byte_buffer_read(ctx->arena, slot->payload, s->cfg.max_message_bytes, &data, &len))
@@ -337,6 +340,57 @@ static void serve_call(rpc_server *s, call_slot *slot) {
   arena_destroy(a);
 }
 
+/* A streaming call (reflection) lives as long as its client wants: it gets a thread of
+ * its own so it never holds a worker that unary calls need. grpcurl, for one, keeps its
+ * reflection stream open while it makes the call it came for. */
+typedef struct stream_job {
+  rpc_server *s;
+  call_slot *slot;
+} stream_job;
+
+static void *stream_main(void *arg) {
+  stream_job *job = arg;
+  rpc_server *s = job->s;
+  serve_call(s, job->slot);
+  slot_free(job->slot);
+  free(job);
+  pthread_mutex_lock(&s->lock);
+  s->stream_threads--;
+  pthread_cond_broadcast(&s->cond);
+  pthread_mutex_unlock(&s->lock);
+  return NULL;
+}
+
+static bool serve_stream_on_own_thread(rpc_server *s, call_slot *slot) {
+  pthread_mutex_lock(&s->lock);
+  bool room = s->stream_threads < MAX_STREAM_THREADS;
+  if (room) s->stream_threads++;
+  pthread_mutex_unlock(&s->lock);
+  if (!room) return false;
+  stream_job *job = malloc(sizeof *job);
+  pthread_t t;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  bool started = job && (job->s = s, job->slot = slot, pthread_create(&t, &attr, stream_main, job) == 0);
+  pthread_attr_destroy(&attr);
+  if (!started) {
+    free(job);
+    pthread_mutex_lock(&s->lock);
+    s->stream_threads--;
+    pthread_mutex_unlock(&s->lock);
+  }
+  return started;
+}
+
+static void refuse_stream(call_slot *slot) {
+  arena *a = arena_create(1024);
+  rpc_status st = {.code = GRPC_STATUS_RESOURCE_EXHAUSTED, .message = "too many open streams",
+                   .reason = "RESOURCE_EXHAUSTED"};
+  rpc_call_finish(a, slot->call, slot->call_cq, st, NULL, true);
+  arena_destroy(a);
+}
+
 static void *worker_main(void *arg) {
   rpc_server *s = arg;
   for (;;) {
@@ -356,6 +410,12 @@ static void *worker_main(void *arg) {
       continue;
     }
     if (!atomic_load(&s->stopping)) slot_post(s, slot->method);
+    if (slot->method && slot->method->kind == RPC_KIND_REFLECTION) {
+      if (serve_stream_on_own_thread(s, slot)) continue;
+      refuse_stream(slot);
+      slot_free(slot);
+      continue;
+    }
     metrics_add(s->m_inflight, NULL, NULL, 1);
     serve_call(s, slot);
     metrics_add(s->m_inflight, NULL, NULL, -1);
@@ -560,6 +620,10 @@ void rpc_server_wait(rpc_server *s) {
     while (!s->shutdown_done) pthread_cond_wait(&s->cond, &s->lock);
     pthread_mutex_unlock(&s->lock);
   }
+  /* Every call has ended (the shutdown tag says so); stream threads finish their clean-up. */
+  pthread_mutex_lock(&s->lock);
+  while (s->stream_threads > 0) pthread_cond_wait(&s->cond, &s->lock);
+  pthread_mutex_unlock(&s->lock);
   grpc_completion_queue_shutdown(s->cq);
   for (int i = 0; i < s->n_workers; i++) pthread_join(s->workers[i], NULL);
   log_info("gRPC server stopped%s", drained ? " after draining" : "");

@@ -43,4 +43,16 @@ out=$("$grpcurl" -plaintext -H 'x-metro-identity: 00000000-0000-4000-8000-000000
 grep -q 'Code: Unauthenticated' <<<"$out" || fail "forged identity accepted: $out"
 check "a forged identity header is refused"
 
+# Regression: each grpcurl keeps a reflection stream open while it calls; streams must not
+# hold the workers unary calls need (more clients than workers once deadlocked the server).
+pids=()
+for i in $(seq 1 16); do
+  "$grpcurl" -plaintext -max-time 20 -d '{}' "$target" metro.auth.v1.AuthService/GetJwks >/dev/null 2>&1 &
+  pids+=($!)
+done
+failed=0
+for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
+[ "$failed" -eq 0 ] || fail "$failed of 16 concurrent grpcurl calls failed"
+check "16 concurrent grpcurl clients (more than the workers) are all served"
+
 echo "$passed passed, 0 failed"
