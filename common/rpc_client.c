@@ -37,9 +37,13 @@ rpc_channel *rpc_channel_get(const char *target) {
   if (n_channels < MAX_CHANNELS) {
     grpc_init();
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-    grpc_arg args[1] = {{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-                         .value.integer = (int)MAX_RESPONSE_BYTES}};
-    grpc_channel_args channel_args = {.num_args = 1, .args = args};
+    /* round_robin: with a DNS name resolving to several pods (a headless Service), calls
+     * spread over all of them instead of sticking to the first connection. */
+    grpc_arg args[2] = {{.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+                         .value.integer = (int)MAX_RESPONSE_BYTES},
+                        {.type = GRPC_ARG_STRING, .key = GRPC_ARG_SERVICE_CONFIG,
+                         .value.string = "{\"loadBalancingConfig\": [{\"round_robin\": {}}]}"}};
+    grpc_channel_args channel_args = {.num_args = 2, .args = args};
     ch = &channels[n_channels++];
     ch->target = strdup(target);
     ch->channel = grpc_channel_create(target, creds, &channel_args);

@@ -306,8 +306,17 @@ static void call_done(backend_call *call, void *user) {
 
 static const char *client_ip(gw_request *r) {
   if (gw.cfg.trust_forwarded_for) {
+    /* The right-most hop is the one our trusted proxy appended; anything left of it
+     * came from the client and could be forged. */
     const char *xff = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Forwarded-For");
-    if (xff && printable_token(xff, 256)) return xff;
+    if (xff && strlen(xff) <= 1024) {
+      const char *last = strrchr(xff, ',');
+      last = last ? last + 1 : xff;
+      while (*last == ' ') last++;
+      size_t n = strcspn(last, " ");
+      char *hop = arena_strndup(r->arena, last, n);
+      if (printable_token(hop, 64)) return hop;
+    }
   }
   const union MHD_ConnectionInfo *info = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   char buf[INET6_ADDRSTRLEN] = "";
