@@ -66,7 +66,7 @@ PGconn *pg_conn(void) {
   }
   PQsetNoticeProcessor(c, notice_quiet, NULL);
   char setup[256];
-  snprintf(setup, sizeof setup, "SET search_path TO %s; SET statement_timeout = %d; SET TIME ZONE 'UTC'", g_schema,
+  snprintf(setup, sizeof setup, "SET search_path TO \"%s\"; SET statement_timeout = %d; SET TIME ZONE 'UTC'", g_schema,
            STATEMENT_TIMEOUT_MS);
   PGresult *r = PQexec(c, setup);
   bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;

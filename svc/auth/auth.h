@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/events.h"
 #include "common/jwt.h"
 #include "common/rpc_server.h"
 #include "metro/auth/v1/auth.pb-c.h"
@@ -83,6 +84,10 @@ rpc_status auth_validate_username(rpc_ctx *ctx, const char *field, const char *u
 rpc_status auth_validate_name(rpc_ctx *ctx, const char *field, const char *name);
 rpc_status auth_validate_password(rpc_ctx *ctx, const char *field, const char *password);
 rpc_status auth_validate_roles(rpc_ctx *ctx, const char *field, char *const *roles, size_t n);
+
+/* ---- profile_events.c: passenger.deleted, staff.deleted, staff.deactivated/reactivated ---- */
+extern const ev_subscription auth_subscriptions[];
+extern const size_t auth_n_subscriptions;
 
 /* ---- handlers.c ---- */
 extern const rpc_service_impl auth_service_impl;

@@ -98,6 +98,9 @@ int main(void) {
       {"METRO_ADMIN_PASSWORD", CFG_SECRET, "", false, 0, 0, &admin_password, "bootstrap admin password"},
       {"METRO_ADMIN_USERNAME", CFG_STRING, "admin", false, 0, 0, &admin_username, "bootstrap admin username"},
   };
+  /* passenger.deleted, staff.deleted, staff.deactivated/reactivated from the user service. */
+  const ev_consumer_config consumer = {
+      .group = "auth", .subs = auth_subscriptions, .n_subs = auth_n_subscriptions, .state = &state};
   service_def def = {
       .name = "auth",
       .default_grpc_addr = "127.0.0.1:50051",
@@ -109,6 +112,9 @@ int main(void) {
       .n_settings = (int)(sizeof settings / sizeof settings[0]),
       .init = auth_init,
       .state = &state,
+      .produces_events = true,
+      .consumers = &consumer,
+      .n_consumers = 1,
   };
   return service_run(&def);
 }
