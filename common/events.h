@@ -27,7 +27,8 @@ bool ev_init(const ev_settings *s, char *err, size_t errlen);
 void ev_shutdown(void);
 /* "kafka" or "postgres". */
 const char *ev_backend_name(void);
-/* The topic of an event type: "<prefix>.<family>" ("user.created" -> "metro.user"). */
+/* The topic of an event type: "<prefix>.<family>" ("user.created" -> "metro.user");
+ * NULL when the type has no family (see ev_type_valid in ev_internal.h). */
 const char *ev_topic_of(arena *a, const char *type);
 
 /* ---- producing ---- */

@@ -172,8 +172,16 @@ rpc_status pg_begin(arena *a) {
 
 rpc_status pg_commit(arena *a) {
   (void)a;
-  rpc_status st = simple("COMMIT");
+  PGconn *c = pg_conn();
   t_in_tx = false;
+  if (!c) return (rpc_status){.code = GRPC_STATUS_UNAVAILABLE, .message = "database unavailable", .reason = "UNAVAILABLE"};
+  PGresult *r = PQexec(c, "COMMIT");
+  rpc_status st = PQresultStatus(r) == PGRES_COMMAND_OK ? RPC_OK : status_from_result(NULL, r);
+  /* After a failed statement PostgreSQL answers COMMIT with "ROLLBACK" and no error:
+   * nothing was written, and the caller must know. */
+  if (rpc_ok(st) && strcmp(PQcmdStatus(r), "COMMIT") != 0)
+    st = (rpc_status){.code = GRPC_STATUS_ABORTED, .message = "the transaction was rolled back", .reason = "ABORTED"};
+  PQclear(r);
   return st;
 }
 

@@ -20,6 +20,38 @@ static void release_thread_connections(void) {
   redis_disconnect();
 }
 
+/* Starts the relay and the consumers of a service; on failure stops what started. */
+static ev_consumer **events_start(const service_def *def) {
+  char err[512];
+  ev_consumer **consumers = calloc(def->n_consumers + 1, sizeof *consumers);
+  if (def->produces_events && !ev_relay_start(err, sizeof err)) {
+    log_error("events: %s", err);
+    free(consumers);
+    return NULL;
+  }
+  for (size_t i = 0; i < def->n_consumers; i++) {
+    consumers[i] = ev_consumer_start(&def->consumers[i], err, sizeof err);
+    if (!consumers[i]) {
+      log_error("events: %s", err);
+      while (i > 0) ev_consumer_stop(consumers[--i]);
+      ev_relay_stop();
+      free(consumers);
+      return NULL;
+    }
+  }
+  return consumers;
+}
+
+/* Consumers first: their handlers may still write outbox rows. The relay last: its final
+ * round publishes what the drained calls and the consumers committed, so those events
+ * leave now rather than at the next start. Then the backend (Kafka flushes). */
+static void events_stop(const service_def *def, ev_consumer **consumers) {
+  for (size_t i = 0; consumers && i < def->n_consumers; i++) ev_consumer_stop(consumers[i]);
+  free(consumers);
+  ev_relay_stop();
+  ev_shutdown();
+}
+
 int service_run(const service_def *def) {
   rpc_block_signals();
   service_settings s;
@@ -42,6 +74,12 @@ int service_run(const service_def *def) {
       {"METRO_DRAIN_TIMEOUT_MS", CFG_INT, "10000", false, 0, 600000, &s.drain_timeout_ms, "SIGTERM drain bound"},
       {"METRO_DEFAULT_TIMEOUT_MS", CFG_INT, "15000", false, 100, 600000, &s.default_timeout_ms,
        "deadline for calls that set none"},
+      {"METRO_KAFKA_BROKERS", CFG_STRING, "", false, 0, 0, &s.kafka_brokers,
+       "Kafka bootstrap servers; empty = the embedded PostgreSQL log"},
+      {"METRO_KAFKA_PARTITIONS", CFG_INT, "3", false, 1, 1000, &s.kafka_partitions,
+       "partitions of the topics this service creates on Kafka"},
+      {"METRO_KAFKA_REPLICATION", CFG_INT, "1", false, 1, 16, &s.kafka_replication,
+       "replication factor of the topics this service creates on Kafka"},
   };
   bool ok = cfg_load(common, (int)(sizeof common / sizeof common[0]));
   ok = cfg_load(def->settings, def->n_settings) && ok;
@@ -54,6 +92,10 @@ int service_run(const service_def *def) {
     fprintf(stderr, "METRO_LOG_LEVEL: expected debug, info, warn or error, got \"%s\"\n", s.log_level);
     ok = false;
   }
+  if (ok && !def->migrations && (def->produces_events || def->n_consumers > 0)) {
+    fprintf(stderr, "%s: events need a database (service_def.migrations)\n", def->name);
+    ok = false;
+  }
   if (!ok) return 2;
   log_init(def->name, (log_level)level);
 
@@ -64,13 +106,23 @@ int service_run(const service_def *def) {
       log_error("migrations failed: %s", err);
       return 1;
     }
+    ev_settings events = {.service = def->name, .kafka_brokers = s.kafka_brokers,
+                          .kafka_partitions = (int)s.kafka_partitions, .kafka_replication = (int)s.kafka_replication};
+    if (!ev_init(&events, err, sizeof err)) {
+      log_error("events: %s", err);
+      return 1;
+    }
   }
   redis_configure(s.redis_host, (int)s.redis_port, s.redis_password);
   if (def->init && !def->init(def->state, &s)) return 1;
+  /* Started after init (which may publish, e.g. the bootstrap admin's user.created). */
+  ev_consumer **consumers = events_start(def);
+  if (!consumers) return 1;
 
   char err[256];
   if (s.metrics_port > 0 && !metrics_serve(s.metrics_addr, (int)s.metrics_port, ready_always, err, sizeof err)) {
     log_error("metrics endpoint: %s", err);
+    events_stop(def, consumers);
     return 1;
   }
   rpc_server_config cfg = {
@@ -90,10 +142,13 @@ int service_run(const service_def *def) {
   rpc_server *server = rpc_server_start(&cfg, err, sizeof err);
   if (!server) {
     log_error("cannot start the gRPC server: %s", err);
+    metrics_stop();
+    events_stop(def, consumers);
     return 1;
   }
-  rpc_server_wait(server);
+  rpc_server_wait(server); /* SIGTERM: stops accepting and drains the calls in flight */
   rpc_server_destroy(server);
+  events_stop(def, consumers);
   metrics_stop();
   release_thread_connections();
   return 0;

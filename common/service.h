@@ -4,6 +4,7 @@
 #define METRO_SERVICE_H
 
 #include "common/config.h"
+#include "common/events.h"
 #include "common/pg.h"
 #include "common/rpc_server.h"
 
@@ -22,6 +23,9 @@ typedef struct service_settings {
   int64_t workers;
   int64_t drain_timeout_ms;
   int64_t default_timeout_ms;
+  char *kafka_brokers;  /* "" = the embedded PostgreSQL event log */
+  int64_t kafka_partitions;
+  int64_t kafka_replication;
 } service_settings;
 
 typedef struct service_def {
@@ -36,6 +40,11 @@ typedef struct service_def {
   /* Runs after migrations and before serving (seed data, bootstrap); false aborts. */
   bool (*init)(void *state, const service_settings *common);
   void *state;
+  /* Events (common/events.h; needs a database): the relay runs when the service writes an
+   * outbox, and each consumer config gets its own thread. Both start after init. */
+  bool produces_events;
+  const ev_consumer_config *consumers;
+  size_t n_consumers;
 } service_def;
 
 /* Runs the service until SIGTERM; returns the process exit code. */

@@ -11,11 +11,11 @@ packages=(
   libpq-dev postgresql postgresql-contrib
   libhiredis-dev redis-server
   librdkafka-dev libjansson-dev libssl-dev libcurl4-openssl-dev libcmocka-dev
-  libmicrohttpd-dev
+  libmicrohttpd-dev libzip-dev
   wrk nghttp2-client curl golang-go
 )
 if [ "${1:-}" = "--test" ]; then
-  packages+=(default-jre-headless)
+  packages+=(default-jre-headless maven)
 fi
 
 missing=()
@@ -29,6 +29,10 @@ fi
 # A JRE is only needed when no java is on PATH already.
 if command -v java >/dev/null 2>&1; then
   tmp=(); for p in "${missing[@]}"; do [ "$p" = default-jre-headless ] || tmp+=("$p"); done; missing=("${tmp[@]}")
+fi
+# Likewise Maven (it fetches the Kafka broker for the tests: scripts/kafka.sh).
+if command -v mvn >/dev/null 2>&1; then
+  tmp=(); for p in "${missing[@]}"; do [ "$p" = maven ] || tmp+=("$p"); done; missing=("${tmp[@]}")
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

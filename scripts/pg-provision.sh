@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Gives each service its own PostgreSQL login role metro_NAME and schema NAME in the metro
 # database (idempotent), then prints one "NAME URL" line per service with its connection URL.
+# Also creates the shared schema events (the embedded event log) and grants every role its use.
 set -euo pipefail
 
 usage() {
@@ -18,6 +19,7 @@ USAGE
 admin_url=$1
 dir=$2
 shift 2
+events_sql=$(cd "$(dirname "${BASH_SOURCE[0]}")/../sql/events" && pwd)
 for name in "$@"; do
   [[ $name =~ ^[a-z][a-z0-9_]{0,39}$ ]] || { echo "pg-provision: bad service name '$name'" >&2; exit 2; }
 done
@@ -68,6 +70,29 @@ REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', current_database()) \gexec
 SQL
 
+# The embedded event log (common/ev_pglog.c): schema events belongs to the administrator;
+# sql/events/*.sql are applied in name order, each once, recorded in events.schema_migrations.
+psql_admin <<'SQL'
+SET client_min_messages = warning;
+CREATE SCHEMA IF NOT EXISTS events;
+REVOKE ALL ON SCHEMA events FROM PUBLIC;
+CREATE TABLE IF NOT EXISTS events.schema_migrations (
+  name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
+SQL
+for f in "$events_sql"/*.sql; do
+  psql_admin -v name="$(basename "$f" .sql)" -v file="$f" >/dev/null <<'SQL'
+SET client_min_messages = warning;
+BEGIN;
+SELECT pg_advisory_xact_lock(hashtext('metro.migrate.events'));
+SELECT NOT EXISTS (SELECT 1 FROM events.schema_migrations WHERE name = :'name') AS pending \gset
+\if :pending
+\i :file
+INSERT INTO events.schema_migrations (name) VALUES (:'name');
+\endif
+COMMIT;
+SQL
+done
+
 for name in "$@"; do
   role="metro_$name"
   password=$(password_for "$name")
@@ -83,6 +108,11 @@ SELECT format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO %I', current_database(
 SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', :'schema', :'role') \gexec
 SELECT format('ALTER SCHEMA %I OWNER TO %I', :'schema', :'role') \gexec
 SELECT format('REVOKE ALL ON SCHEMA %I FROM PUBLIC', :'schema') \gexec
+-- The event log: append, read, and commit this role's consumer-group offsets.
+SELECT format('GRANT USAGE ON SCHEMA events TO %I', :'role') \gexec
+SELECT format('GRANT SELECT, INSERT ON events.log TO %I', :'role') \gexec
+SELECT format('GRANT USAGE ON SEQUENCE %s TO %I', pg_get_serial_sequence('events.log', 'offset'), :'role') \gexec
+SELECT format('GRANT SELECT, INSERT, UPDATE ON events.group_offsets TO %I', :'role') \gexec
 SQL
   printf '%s postgresql://%s:%s@%s:%s/%s?options=-csearch_path%%3D%s\n' \
     "$name" "$role" "$(url_encode "$password")" "$host" "$port" "$db" "$name"

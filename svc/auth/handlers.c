@@ -1,16 +1,18 @@
 /* The auth service's gRPC handlers and their table: each validates its request, calls
- * the account and session stores inside a transaction, and records events in the outbox. */
+ * the account and session stores inside a transaction, and publishes events through the
+ * outbox (common/events.h) in that same transaction. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/b64.h"
 #include "common/crypto.h"
+#include "common/events.h"
 #include "common/log.h"
-#include "common/outbox.h"
 #include "common/password.h"
 #include "common/pg.h"
 #include "common/redis.h"
+#include "metro/events/v1/identity_events.pb-c.h"
 #include "svc/auth/auth.h"
 
 #define ACCEPTED_MESSAGE "If an account matches, a message is on its way."
@@ -52,21 +54,23 @@ static rpc_status finish_tx(rpc_ctx *ctx, rpc_status st) {
   return st;
 }
 
-static json_t *roles_json(const auth_account *acc) {
-  json_t *roles = json_array();
-  for (int i = 0; i < acc->n_roles; i++) json_array_append_new(roles, json_string(acc->roles[i]));
-  return roles;
-}
+static char *text_or_empty(const char *s) { return (char *)(s ? s : ""); }
 
 static rpc_status emit_user_created(rpc_ctx *ctx, const auth_account *acc, const auth_new_account *n) {
-  json_t *data = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:b}", "userId", acc->user_id, "email", acc->email,
-                           "username", acc->username, "roles", roles_json(acc), "firstName", acc->first_name,
-                           "lastName", acc->last_name, "isVerified", acc->is_verified);
-  if (n->phone_number) json_object_set_new(data, "phoneNumber", json_string(n->phone_number));
-  if (n->date_of_birth) json_object_set_new(data, "dateOfBirth", json_string(n->date_of_birth));
-  if (n->gender) json_object_set_new(data, "gender", json_string(n->gender));
-  if (n->address) json_object_set_new(data, "address", json_string(n->address));
-  return outbox_add(ctx->arena, "user.created", acc->user_id, data);
+  Metro__Events__V1__UserCreated *e = RPC_NEW(ctx, Metro__Events__V1__UserCreated, metro__events__v1__user_created__init);
+  e->user_id = (char *)acc->user_id;
+  e->email = (char *)acc->email;
+  e->username = (char *)acc->username;
+  e->roles = (char **)acc->roles;
+  e->n_roles = (size_t)acc->n_roles;
+  e->first_name = (char *)acc->first_name;
+  e->last_name = (char *)acc->last_name;
+  e->phone_number = text_or_empty(n->phone_number);
+  e->date_of_birth = text_or_empty(n->date_of_birth);
+  e->gender = text_or_empty(n->gender);
+  e->address = text_or_empty(n->address);
+  e->is_verified = acc->is_verified;
+  return ev_publish(ctx->arena, "user.created", acc->user_id, &e->base, ctx->traceparent);
 }
 
 /* A one-time token and the event that mails its link (verification or reset). */
@@ -78,10 +82,30 @@ static rpc_status send_link(rpc_ctx *ctx, const auth_account *acc, bool reset) {
   if (!rpc_ok(st)) return st;
   const char *url = arena_printf(ctx->arena, "%s/%s?token=%s", s->settings.frontend_url,
                                  reset ? "reset-password" : "verify-email", token);
-  json_t *data = json_pack("{s:s, s:s, s:s, s:s}", "userId", acc->user_id, "email", acc->email, "firstName",
-                           acc->first_name, reset ? "resetUrl" : "verifyUrl", url);
-  return outbox_add(ctx->arena, reset ? "auth.password_reset_requested" : "auth.verification_requested",
-                    acc->user_id, data);
+  if (reset) {
+    Metro__Events__V1__PasswordResetRequested *e =
+        RPC_NEW(ctx, Metro__Events__V1__PasswordResetRequested, metro__events__v1__password_reset_requested__init);
+    e->user_id = (char *)acc->user_id;
+    e->email = (char *)acc->email;
+    e->first_name = (char *)acc->first_name;
+    e->reset_url = (char *)url;
+    return ev_publish(ctx->arena, "auth.password_reset_requested", acc->user_id, &e->base, ctx->traceparent);
+  }
+  Metro__Events__V1__VerificationRequested *e =
+      RPC_NEW(ctx, Metro__Events__V1__VerificationRequested, metro__events__v1__verification_requested__init);
+  e->user_id = (char *)acc->user_id;
+  e->email = (char *)acc->email;
+  e->first_name = (char *)acc->first_name;
+  e->verify_url = (char *)url;
+  return ev_publish(ctx->arena, "auth.verification_requested", acc->user_id, &e->base, ctx->traceparent);
+}
+
+static rpc_status emit_user_login(rpc_ctx *ctx, const auth_account *acc) {
+  Metro__Events__V1__UserLogin *e = RPC_NEW(ctx, Metro__Events__V1__UserLogin, metro__events__v1__user_login__init);
+  e->user_id = (char *)acc->user_id;
+  e->roles = (char **)acc->roles;
+  e->n_roles = (size_t)acc->n_roles;
+  return ev_publish(ctx->arena, "user.login", acc->user_id, &e->base, ctx->traceparent);
 }
 
 static rpc_status sign_up(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
@@ -162,9 +186,7 @@ static rpc_status login(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMess
   Metro__Auth__V1__Session *session = NULL;
   if (!rpc_ok(st = pg_begin(ctx->arena))) return st;
   st = auth_account_record_login(ctx, acc.user_id);
-  if (rpc_ok(st))
-    st = outbox_add(ctx->arena, "user.login", acc.user_id,
-                    json_pack("{s:s, s:o}", "userId", acc.user_id, "roles", roles_json(&acc)));
+  if (rpc_ok(st)) st = emit_user_login(ctx, &acc);
   if (rpc_ok(st)) st = auth_session_start(ctx, &acc, &session);
   st = finish_tx(ctx, st);
   if (rpc_ok(st)) *out = &session->base;

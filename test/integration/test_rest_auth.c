@@ -10,7 +10,10 @@
 
 #include <cmocka.h>
 
+#include "common/crypto.h"
 #include "harness.h"
+#include "metro/events/v1/envelope.pb-c.h"
+#include "metro/events/v1/identity_events.pb-c.h"
 
 #define STRONG_PASSWORD "Saigon-Metro-2026"
 
@@ -288,16 +291,47 @@ static void test_change_password_revokes_sessions(void **state) {
   http_response_free(r);
 }
 
-/* The one-time link in the newest outbox event of this type for the user. */
-static char *link_token(const char *type, const char *user_id, const char *url_field) {
+/* The one-time link in the newest outbox event of this type for the user: the envelope
+ * bytes (bytea as libpq's hex text) -> EventEnvelope -> Any -> the event message. */
+static char *link_token(const char *type, const char *user_id) {
   char query[512];
   snprintf(query, sizeof query,
-           "SELECT payload->>'%s' FROM auth.outbox WHERE event_type = '%s' AND event_key = $1 ORDER BY id DESC LIMIT 1",
-           url_field, type);
-  char *url = sql_value(query, user_id);
-  assert_non_null(url);
+           "SELECT envelope FROM auth.outbox WHERE event_type = '%s' AND event_key = $1 ORDER BY id DESC LIMIT 1", type);
+  char *hex = sql_value(query, user_id);
+  assert_non_null(hex);
+  assert_true(strncmp(hex, "\\x", 2) == 0);
+  size_t len = (strlen(hex) - 2) / 2;
+  uint8_t *bytes = malloc(len + 1);
+  assert_true(crypto_hex_decode(hex + 2, bytes, len));
+  Metro__Events__V1__EventEnvelope *env = metro__events__v1__event_envelope__unpack(NULL, len, bytes);
+  assert_non_null(env);
+  assert_string_equal(env->type, type);
+  assert_string_equal(env->subject, user_id);
+  assert_string_equal(env->source, "auth");
+  assert_non_null(env->data);
+  const char *url = NULL;
+  ProtobufCMessage *data = NULL;
+  if (strcmp(type, "auth.password_reset_requested") == 0) {
+    assert_string_equal(env->data->type_url, "type.googleapis.com/metro.events.v1.PasswordResetRequested");
+    Metro__Events__V1__PasswordResetRequested *m =
+        metro__events__v1__password_reset_requested__unpack(NULL, env->data->value.len, env->data->value.data);
+    assert_non_null(m);
+    url = m->reset_url;
+    data = &m->base;
+  } else {
+    assert_string_equal(env->data->type_url, "type.googleapis.com/metro.events.v1.VerificationRequested");
+    Metro__Events__V1__VerificationRequested *m =
+        metro__events__v1__verification_requested__unpack(NULL, env->data->value.len, env->data->value.data);
+    assert_non_null(m);
+    url = m->verify_url;
+    data = &m->base;
+  }
+  assert_non_null(strstr(url, "token="));
   char *token = strdup(strstr(url, "token=") + 6);
-  free(url);
+  protobuf_c_message_free_unpacked(data, NULL);
+  metro__events__v1__event_envelope__free_unpacked(env, NULL);
+  free(bytes);
+  free(hex);
   return token;
 }
 
@@ -314,7 +348,7 @@ static void test_forgot_and_reset_password_flow(void **state) {
   assert_string_equal(known->body, unknown->body); /* never reveals whether the account exists */
   http_response_free(known);
   http_response_free(unknown);
-  char *token = link_token("auth.password_reset_requested", a.user_id, "resetUrl");
+  char *token = link_token("auth.password_reset_requested", a.user_id);
   char reset[512];
   snprintf(reset, sizeof reset, "{\"token\":\"%s\",\"newPassword\":\"Reset-Password-2026\"}", token);
   http_response *r = http_call("POST", "/v1/auth/password:reset", reset, NULL);
@@ -335,7 +369,7 @@ static void test_email_verification_flow(void **state) {
   (void)state;
   account a;
   register_account(&a);
-  char *token = link_token("auth.verification_requested", a.user_id, "verifyUrl");
+  char *token = link_token("auth.verification_requested", a.user_id);
   char body[256];
   snprintf(body, sizeof body, "{\"token\":\"%s\"}", token);
   free(token);
