@@ -25,6 +25,7 @@ root=$(dirname "$here")
 # A new service adds one row.
 service_table=(
   "auth|50051|9101|svc/auth/metro-auth"
+  "user|50052|9102|svc/user/metro-user"
 )
 services=()
 for row in "${service_table[@]}"; do services+=("${row%%|*}"); done
@@ -81,7 +82,10 @@ start)
   # shellcheck disable=SC1091
   . "$dir/redis/env.redis"
   declare -A pg_url
-  while read -r name url; do pg_url[$name]=$url; done < <("$here/pg-provision.sh" "$METRO_PG_ADMIN_URL" "$dir/secrets" "${services[@]}")
+  provisioned=("${services[@]}")
+  # Tests: the event probe (test/integration/event_probe.c) gets a schema and role like a service.
+  [ "${METRO_STACK_TESTING:-0}" != 1 ] || provisioned+=(probe)
+  while read -r name url; do pg_url[$name]=$url; done < <("$here/pg-provision.sh" "$METRO_PG_ADMIN_URL" "$dir/secrets" "${provisioned[@]}")
 
   mkdir -p "$dir/secrets"
   chmod 700 "$dir/secrets"
@@ -104,6 +108,8 @@ start)
       start_process "$name" "$build/$binary"
     )
     wait_grpc "$name" "${grpc_port[$name]}"
+    # Services started later find this one here (public reads METRO_TRANSPORT_GRPC).
+    export "METRO_${name^^}_GRPC=127.0.0.1:${grpc_port[$name]}"
     backends="$backends${backends:+,}$name=127.0.0.1:${grpc_port[$name]}"
   done
   gateway=$build/transcoder/metro-transcoder
@@ -136,9 +142,11 @@ start)
       echo "METRO_${name^^}_PG_URL=${pg_url[$name]}"
     done
     [ -z "$echo_port" ] || echo "METRO_ECHO_GRPC=127.0.0.1:$echo_port"
+    [ -z "${pg_url[probe]:-}" ] || echo "METRO_PROBE_PG_URL=${pg_url[probe]}"
     echo "METRO_PG_ADMIN_URL=$METRO_PG_ADMIN_URL"
     echo "METRO_REDIS_PORT=$REDIS_PORT"
     echo "METRO_STACK_DIR=$dir"
+    [ -z "${METRO_KAFKA_BROKERS:-}" ] || echo "METRO_KAFKA_BROKERS=$METRO_KAFKA_BROKERS"
   } >"$dir/stack.env"
   ;;
 stop)
