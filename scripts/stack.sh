@@ -26,6 +26,8 @@ root=$(dirname "$here")
 service_table=(
   "auth|50051|9101|svc/auth/metro-auth"
   "user|50052|9102|svc/user/metro-user"
+  "transport|50053|9103|svc/transport/metro-transport"
+  "public|50055|9105|svc/public/metro-public"
 )
 services=()
 for row in "${service_table[@]}"; do services+=("${row%%|*}"); done

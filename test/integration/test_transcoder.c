@@ -99,13 +99,13 @@ static void stop_gateway(int pid) {
 
 static void test_path_template_binds_the_resource_name(void **state) {
   (void)state;
-  http_response *r = http_call("GET", "/v1/stations/ben-thanh", NULL, NULL);
+  http_response *r = http_call("GET", "/v1/depots/ben-thanh", NULL, NULL);
   assert_int_equal(r->status, 200);
-  assert_string_equal(json_at(r, "echoed.name"), "stations/ben-thanh");
+  assert_string_equal(json_at(r, "echoed.name"), "depots/ben-thanh");
   http_response_free(r);
-  r = http_call("GET", "/v1/stations/b%C3%AAn", NULL, NULL);
+  r = http_call("GET", "/v1/depots/b%C3%AAn", NULL, NULL);
   assert_int_equal(r->status, 200);
-  assert_string_equal(json_at(r, "echoed.name"), "stations/b\xc3\xaan");
+  assert_string_equal(json_at(r, "echoed.name"), "depots/b\xc3\xaan");
   http_response_free(r);
 }
 
@@ -122,22 +122,22 @@ static long echoed_name(const char *path, char *name, size_t cap) {
 static void test_percent_escapes_in_a_segment_are_decoded_exactly_once(void **state) {
   (void)state;
   char name[256];
-  assert_int_equal(echoed_name("/v1/stations/100%2525", name, sizeof name), 200);
-  assert_string_equal(name, "stations/100%25");
+  assert_int_equal(echoed_name("/v1/depots/100%2525", name, sizeof name), 200);
+  assert_string_equal(name, "depots/100%25");
   /* The variable spans two segments (stations and a wildcard): google/api/http.proto
    * leaves %2F undecoded in such variables. */
-  assert_int_equal(echoed_name("/v1/stations/a%2Fb", name, sizeof name), 200);
-  assert_string_equal(name, "stations/a%2Fb");
-  assert_int_equal(echoed_name("/v1/stations/b%C3%AAn%20thanh", name, sizeof name), 200);
-  assert_string_equal(name, "stations/b\xc3\xaan thanh");
+  assert_int_equal(echoed_name("/v1/depots/a%2Fb", name, sizeof name), 200);
+  assert_string_equal(name, "depots/a%2Fb");
+  assert_int_equal(echoed_name("/v1/depots/b%C3%AAn%20thanh", name, sizeof name), 200);
+  assert_string_equal(name, "depots/b\xc3\xaan thanh");
 }
 
 static void test_path_variables_win_over_the_body(void **state) {
   (void)state;
   http_response *r =
-      http_call("POST", "/v1/stations/x:echo", "{\"name\":\"ignored\",\"inner\":{\"label\":\"a\"},\"pageSize\":3}", NULL);
+      http_call("POST", "/v1/depots/x:echo", "{\"name\":\"ignored\",\"inner\":{\"label\":\"a\"},\"pageSize\":3}", NULL);
   assert_int_equal(r->status, 200);
-  assert_string_equal(json_at(r, "echoed.name"), "stations/x");
+  assert_string_equal(json_at(r, "echoed.name"), "depots/x");
   assert_string_equal(json_at(r, "echoed.inner.label"), "a");
   assert_int_equal(json_integer_value(member(r, "echoed", "pageSize")), 3);
   http_response_free(r);
@@ -176,11 +176,11 @@ static void test_bad_input_is_a_400_naming_the_problem(void **state) {
   assert_non_null(strstr(json_at(r, "message"), "bogusParam"));
   assert_string_equal(error_field(r), "bogusParam");
   http_response_free(r);
-  r = http_call("POST", "/v1/stations/x:echo", "{\"nmae\":\"x\"}", NULL);
+  r = http_call("POST", "/v1/depots/x:echo", "{\"nmae\":\"x\"}", NULL);
   assert_int_equal(r->status, 400);
   assert_non_null(strstr(json_at(r, "message"), "nmae"));
   http_response_free(r);
-  r = http_call("POST", "/v1/stations/x:echo", "{\"name\": ", NULL);
+  r = http_call("POST", "/v1/depots/x:echo", "{\"name\": ", NULL);
   assert_int_equal(r->status, 400);
   assert_string_equal(error_reason(r), "MALFORMED_JSON");
   http_response_free(r);
@@ -221,7 +221,7 @@ static void test_oversized_chunked_body_is_a_413(void **state) {
   (void)state;
   char *body = big_body(2u << 20);
   const char *headers[] = {"Transfer-Encoding: chunked", NULL};
-  http_response *r = http_call_at(NULL, "POST", "/v1/stations/x:echo", body, NULL, headers);
+  http_response *r = http_call_at(NULL, "POST", "/v1/depots/x:echo", body, NULL, headers);
   free(body);
   assert_int_equal(r->status, 413);
   assert_string_equal(error_reason(r), "PAYLOAD_TOO_LARGE");
@@ -237,7 +237,7 @@ static void test_oversized_body_with_content_length_is_a_413(void **state) {
   char reason[2][64];
   const char *no_expect[] = {"Expect:", NULL};
   for (int i = 0; i < 2; i++) {
-    http_response *r = http_call_at(NULL, "POST", "/v1/stations/x:echo", body, NULL, i ? no_expect : NULL);
+    http_response *r = http_call_at(NULL, "POST", "/v1/depots/x:echo", body, NULL, i ? no_expect : NULL);
     status[i] = r->status;
     snprintf(reason[i], sizeof reason[i], "%s", error_reason(r));
     if (r->status != 413) fprintf(stderr, "oversized body (%s): status %ld\n", i ? "no Expect" : "Expect", r->status);
@@ -315,7 +315,7 @@ static void test_whoami_trusts_only_the_bearer_token(void **state) {
   r = http_call_at(NULL, "GET", "/v1/whoami", NULL, NULL, forged);
   assert_int_equal(r->status, 401);
   http_response_free(r);
-  r = http_call_at(NULL, "GET", "/v1/stations/x", NULL, NULL, forged); /* public: anonymous */
+  r = http_call_at(NULL, "GET", "/v1/depots/x", NULL, NULL, forged); /* public: anonymous */
   assert_int_equal(r->status, 200);
   assert_string_equal(json_at(r, "caller"), "");
   http_response_free(r);
@@ -410,13 +410,13 @@ static void test_request_id_is_propagated_or_generated(void **state) {
   char header[160];
   snprintf(header, sizeof header, "X-Request-Id: %s", id);
   const char *headers[] = {header, NULL};
-  http_response *r = http_call_at(NULL, "GET", "/v1/stations/x", NULL, NULL, headers);
+  http_response *r = http_call_at(NULL, "GET", "/v1/depots/x", NULL, NULL, headers);
   assert_int_equal(r->status, 200);
   assert_non_null(r->request_id);
   assert_string_equal(r->request_id, id);
   assert_string_equal(json_at(r, "requestId"), id);
   http_response_free(r);
-  r = http_call("GET", "/v1/stations/x", NULL, NULL);
+  r = http_call("GET", "/v1/depots/x", NULL, NULL);
   assert_int_equal(r->status, 200);
   assert_non_null(r->request_id);
   assert_true(strlen(r->request_id) >= 16);
@@ -425,7 +425,7 @@ static void test_request_id_is_propagated_or_generated(void **state) {
   char hostile[300] = "X-Request-Id: ";
   memset(hostile + 14, 'z', 200); /* over the 128-character bound: replaced, never echoed */
   const char *too_long[] = {hostile, NULL};
-  r = http_call_at(NULL, "GET", "/v1/stations/x", NULL, NULL, too_long);
+  r = http_call_at(NULL, "GET", "/v1/depots/x", NULL, NULL, too_long);
   assert_int_equal(r->status, 200);
   assert_non_null(r->request_id);
   assert_null(strstr(r->request_id, "zzzz"));
@@ -451,14 +451,14 @@ static void test_health_metrics_and_openapi_endpoints(void **state) {
   assert_true(strlen(json_at(r, "openapi")) > 0);
   json_t *paths = json_object_get(r->json, "paths");
   assert_non_null(json_object_get(json_object_get(paths, "/v1/auth/login"), "post"));
-  /* {name=stations/STAR} is emitted as "/v1/{name}", its shape as the parameter's pattern */
+  /* {name=depots/STAR} is emitted as "/v1/{name}", its shape as the parameter's pattern */
   json_t *get = json_object_get(json_object_get(paths, "/v1/{name}"), "get");
   assert_non_null(get);
   json_t *param = json_array_get(json_object_get(get, "parameters"), 0);
   assert_string_equal(json_string_value(json_object_get(param, "name")), "name");
   assert_string_equal(json_string_value(json_object_get(param, "in")), "path");
   assert_string_equal(json_string_value(json_object_get(json_object_get(param, "schema"), "pattern")),
-                      "stations/[^/]+");
+                      "depots/[^/]+");
   assert_non_null(json_object_get(json_object_get(paths, "/v1/{name}:echo"), "post"));
   assert_non_null(json_object_get(json_object_get(paths, "/v1/echo/{inner.label}"), "put"));
   http_response_free(r);
@@ -515,8 +515,8 @@ static long reused_get(CURL *c, const char *path, long *new_connections) {
 static void test_keep_alive_reuses_one_connection(void **state) {
   (void)state;
   CURL *c = curl_easy_init();
-  static const char *const paths[] = {"/v1/stations/a", "/v1/echo?pageSize=1", "/v1/no-such-route", "/healthz",
-                                      "/v1/stations/b"};
+  static const char *const paths[] = {"/v1/depots/a", "/v1/echo?pageSize=1", "/v1/no-such-route", "/healthz",
+                                      "/v1/depots/b"};
   for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
     long opened = -1;
     long status = reused_get(c, paths[i], &opened);

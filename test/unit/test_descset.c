@@ -180,7 +180,7 @@ static void test_http_option_with_additional_bindings(void **state) {
   assert_string_equal(login->http->post, "/v1/auth/login");
   assert_string_equal(login->http->body, "*");
   const descset_method *echo = descset_find_method(d, "/metro.testing.v1.EchoService/Echo");
-  assert_string_equal(echo->http->get, "/v1/{name=stations/*}");
+  assert_string_equal(echo->http->get, "/v1/{name=depots/*}");
   assert_int_equal(echo->http->n_additional_bindings, 3);
   assert_string_equal(echo->http->additional_bindings[1]->put, "/v1/echo/{inner.label}");
   assert_string_equal(echo->http->additional_bindings[1]->body, "payload");

@@ -178,7 +178,7 @@ static void test_every_binding_becomes_a_route(void **state) {
   const route *routes;
   int n = route_table_routes(f->t, &routes);
   assert_int_equal(n, 8); /* Echo: 1 + 3 additional; WhoAmI, AdminOnly, Sleep, Fail */
-  assert_string_equal(routes[0].template_text, "/v1/{name=stations/*}");
+  assert_string_equal(routes[0].template_text, "/v1/{name=depots/*}");
   assert_int_equal(routes[2].binding_index, 2);
   assert_string_equal(routes[2].body, "payload");
   assert_string_equal(routes[2].http_method, "PUT");
@@ -188,19 +188,19 @@ static void test_every_binding_becomes_a_route(void **state) {
 
 static void test_matches_multi_segment_variable(void **state) {
   fixture *f = *state;
-  const route_match *m = expect_found(f, "GET", "/v1/stations/ben-thanh", ECHO "Echo");
+  const route_match *m = expect_found(f, "GET", "/v1/depots/ben-thanh", ECHO "Echo");
   assert_int_equal(m->route->binding_index, 0);
   assert_int_equal(m->n_bindings, 1);
   assert_string_equal(m->bindings[0].field_path, "name");
-  assert_string_equal(m->bindings[0].value, "stations/ben-thanh");
+  assert_string_equal(m->bindings[0].value, "depots/ben-thanh");
 }
 
 static void test_matches_verb_suffix(void **state) {
   fixture *f = *state;
-  const route_match *m = expect_found(f, "POST", "/v1/stations/ben-thanh:echo", ECHO "Echo");
+  const route_match *m = expect_found(f, "POST", "/v1/depots/ben-thanh:echo", ECHO "Echo");
   assert_int_equal(m->route->binding_index, 1);
   assert_string_equal(m->route->body, "*");
-  assert_string_equal(m->bindings[0].value, "stations/ben-thanh");
+  assert_string_equal(m->bindings[0].value, "depots/ben-thanh");
 }
 
 static void test_matches_nested_field_path_with_decoding(void **state) {
@@ -212,8 +212,8 @@ static void test_matches_nested_field_path_with_decoding(void **state) {
 
 static void test_multi_segment_variable_keeps_encoded_slash(void **state) {
   fixture *f = *state;
-  const route_match *m = expect_found(f, "GET", "/v1/stations/a%2Fb%21", ECHO "Echo");
-  assert_string_equal(m->bindings[0].value, "stations/a%2Fb!");
+  const route_match *m = expect_found(f, "GET", "/v1/depots/a%2Fb%21", ECHO "Echo");
+  assert_string_equal(m->bindings[0].value, "depots/a%2Fb!");
 }
 
 static void test_matches_plain_literals(void **state) {
@@ -230,8 +230,8 @@ static void test_unknown_paths_are_not_found(void **state) {
   fixture *f = *state;
   assert_int_equal(result_of(f, "GET", "/v1/nope"), ROUTE_NOT_FOUND);
   assert_int_equal(result_of(f, "GET", "/v2/whoami"), ROUTE_NOT_FOUND);
-  assert_int_equal(result_of(f, "GET", "/v1/stations"), ROUTE_NOT_FOUND);
-  assert_int_equal(result_of(f, "GET", "/v1/stations/a/b"), ROUTE_NOT_FOUND);
+  assert_int_equal(result_of(f, "GET", "/v1/depots"), ROUTE_NOT_FOUND);
+  assert_int_equal(result_of(f, "GET", "/v1/depots/a/b"), ROUTE_NOT_FOUND);
   assert_int_equal(result_of(f, "GET", "/v1/lines/a"), ROUTE_NOT_FOUND);
   assert_int_equal(result_of(f, "GET", "/v1/whoami/"), ROUTE_NOT_FOUND);
   assert_int_equal(result_of(f, "POST", "/v1/whoami:nope"), ROUTE_NOT_FOUND);
@@ -240,7 +240,7 @@ static void test_unknown_paths_are_not_found(void **state) {
 
 static void test_invalid_percent_escape_is_not_found(void **state) {
   fixture *f = *state;
-  assert_int_equal(result_of(f, "GET", "/v1/stations/%zz"), ROUTE_NOT_FOUND);
+  assert_int_equal(result_of(f, "GET", "/v1/depots/%zz"), ROUTE_NOT_FOUND);
   assert_int_equal(result_of(f, "PUT", "/v1/echo/abc%"), ROUTE_NOT_FOUND);
   assert_int_equal(result_of(f, "PUT", "/v1/echo/a%00"), ROUTE_NOT_FOUND);
 }
@@ -249,21 +249,21 @@ static void test_wrong_method_is_405_with_allow(void **state) {
   fixture *f = *state;
   assert_int_equal(result_of(f, "DELETE", "/v1/whoami"), ROUTE_METHOD_NOT_ALLOWED);
   assert_string_equal(route_table_allowed(f->t, f->a, "/v1/whoami"), "GET");
-  assert_int_equal(result_of(f, "POST", "/v1/stations/x"), ROUTE_METHOD_NOT_ALLOWED);
-  assert_string_equal(route_table_allowed(f->t, f->a, "/v1/stations/x"), "GET");
+  assert_int_equal(result_of(f, "POST", "/v1/depots/x"), ROUTE_METHOD_NOT_ALLOWED);
+  assert_string_equal(route_table_allowed(f->t, f->a, "/v1/depots/x"), "GET");
   assert_int_equal(result_of(f, "get", "/v1/whoami"), ROUTE_METHOD_NOT_ALLOWED);
 }
 
 static void test_verb_reading_decides_405(void **state) {
   fixture *f = *state;
-  /* ":echo" names the custom method, so GET there is not the plain Get of "stations/x:echo" */
-  assert_int_equal(result_of(f, "GET", "/v1/stations/x:echo"), ROUTE_METHOD_NOT_ALLOWED);
-  assert_string_equal(route_table_allowed(f->t, f->a, "/v1/stations/x:echo"), "POST");
+  /* ":echo" names the custom method, so GET there is not the plain Get of "depots/x:echo" */
+  assert_int_equal(result_of(f, "GET", "/v1/depots/x:echo"), ROUTE_METHOD_NOT_ALLOWED);
+  assert_string_equal(route_table_allowed(f->t, f->a, "/v1/depots/x:echo"), "POST");
   /* a colon no route takes as a verb stays part of the value */
-  const route_match *m = expect_found(f, "GET", "/v1/stations/a:b", ECHO "Echo");
-  assert_string_equal(m->bindings[0].value, "stations/a:b");
-  assert_int_equal(result_of(f, "POST", "/v1/stations/x:nope"), ROUTE_METHOD_NOT_ALLOWED);
-  assert_string_equal(route_table_allowed(f->t, f->a, "/v1/stations/x:nope"), "GET");
+  const route_match *m = expect_found(f, "GET", "/v1/depots/a:b", ECHO "Echo");
+  assert_string_equal(m->bindings[0].value, "depots/a:b");
+  assert_int_equal(result_of(f, "POST", "/v1/depots/x:nope"), ROUTE_METHOD_NOT_ALLOWED);
+  assert_string_equal(route_table_allowed(f->t, f->a, "/v1/depots/x:nope"), "GET");
 }
 
 static void test_hostile_paths_are_not_found(void **state) {
@@ -518,7 +518,7 @@ static void test_openapi_testing_types_and_bindings(void **state) {
   json_t *get = op_of(doc, "/v1/{name}", "get");
   assert_string_equal(str_at(get, "operationId"), "EchoService_Echo");
   json_t *name = param_named(get, "name", "path");
-  assert_string_equal(str_at(json_object_get(name, "schema"), "pattern"), "stations/[^/]+");
+  assert_string_equal(str_at(json_object_get(name, "schema"), "pattern"), "depots/[^/]+");
   assert_non_null(param_named(get, "pageSize", "query"));
   assert_null(param_named(get, "payload", "query"));
   json_t *post = op_of(doc, "/v1/{name}:echo", "post");

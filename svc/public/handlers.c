@@ -1,0 +1,248 @@
+/* The public service's gRPC handlers and their table: each validates its request, names
+ * its cache entry (kind, scope, args) and reads through the cache from transport; plus
+ * the admin's cache flush. */
+#include <stdio.h>
+#include <string.h>
+
+#include "svc/public/public.h"
+
+#define MAX_TRIPS_PAGE 1000
+#define DEFAULT_DEPARTURES 10
+#define MAX_DEPARTURES 100
+#define MAX_FLUSH_KINDS 32
+
+static rpc_status station_id_ok(rpc_ctx *ctx, const char *field, const char *id) {
+  return pub_check_id(ctx, field, id, "STATION_NOT_FOUND", "station");
+}
+
+static rpc_status route_id_ok(rpc_ctx *ctx, const char *field, const char *id) {
+  return pub_check_id(ctx, field, id, "LINE_NOT_FOUND", "line");
+}
+
+static rpc_status cached(rpc_ctx *ctx, pub_kind kind, const char *scope, const char *args,
+                         const ProtobufCMessageDescriptor *type, pub_fetch_fn fetch, const void *arg,
+                         ProtobufCMessage **out) {
+  pub_cache_key key = {.kind = kind, .scope = scope, .args = args};
+  return pub_cache_get(ctx, &key, type, fetch, arg, out, NULL);
+}
+
+/* ---- the network ---- */
+
+static rpc_status list_stations(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  const Metro__Public__V1__ListStationsRequest *r = (const void *)msg;
+  size_t offset, count;
+  rpc_status st = pub_page(ctx, r->page_size, r->page_token, 0, &offset, &count); /* validates first */
+  ProtobufCMessage *m;
+  if (!rpc_ok(st) || !rpc_ok(st = cached(ctx, PUB_KIND_STATIONS, "", "list",
+                                         &metro__transport__v1__list_stations_response__descriptor,
+                                         pub_fetch_all_stations, NULL, &m)))
+    return st;
+  const Metro__Transport__V1__ListStationsResponse *all = (const void *)m;
+  pub_page(ctx, r->page_size, r->page_token, all->n_stations, &offset, &count);
+  Metro__Public__V1__ListStationsResponse *resp =
+      RPC_NEW(ctx, Metro__Public__V1__ListStationsResponse, metro__public__v1__list_stations_response__init);
+  resp->stations = all->stations + offset;
+  resp->n_stations = count;
+  resp->next_page_token = (char *)pub_next_token(ctx, offset, count, all->n_stations);
+  *out = &resp->base;
+  return RPC_OK;
+}
+
+static rpc_status get_station(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  const Metro__Public__V1__GetStationRequest *r = (const void *)msg;
+  rpc_status st = station_id_ok(ctx, "stationId", r->station_id);
+  if (!rpc_ok(st)) return st;
+  return cached(ctx, PUB_KIND_STATIONS, "", arena_printf(ctx->arena, "id:%s", r->station_id),
+                &metro__transport__v1__station__descriptor, pub_fetch_station, r->station_id, out);
+}
+
+static rpc_status list_lines(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  const Metro__Public__V1__ListLinesRequest *r = (const void *)msg;
+  size_t offset, count;
+  rpc_status st = pub_page(ctx, r->page_size, r->page_token, 0, &offset, &count);
+  ProtobufCMessage *m;
+  if (!rpc_ok(st) ||
+      !rpc_ok(st = cached(ctx, PUB_KIND_LINES, "", "list", &metro__transport__v1__list_lines_response__descriptor,
+                          pub_fetch_all_lines, NULL, &m)))
+    return st;
+  const Metro__Transport__V1__ListLinesResponse *all = (const void *)m;
+  pub_page(ctx, r->page_size, r->page_token, all->n_lines, &offset, &count);
+  Metro__Public__V1__ListLinesResponse *resp =
+      RPC_NEW(ctx, Metro__Public__V1__ListLinesResponse, metro__public__v1__list_lines_response__init);
+  resp->lines = all->lines + offset;
+  resp->n_lines = count;
+  resp->next_page_token = (char *)pub_next_token(ctx, offset, count, all->n_lines);
+  *out = &resp->base;
+  return RPC_OK;
+}
+
+static rpc_status get_line(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  const Metro__Public__V1__GetLineRequest *r = (const void *)msg;
+  rpc_status st = route_id_ok(ctx, "routeId", r->route_id);
+  if (!rpc_ok(st)) return st;
+  return cached(ctx, PUB_KIND_LINES, "", arena_printf(ctx->arena, "id:%s", r->route_id),
+                &metro__transport__v1__line__descriptor, pub_fetch_line, r->route_id, out);
+}
+
+/* ---- journeys and timetables ---- */
+
+static rpc_status plan_journey(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  const Metro__Public__V1__PlanJourneyRequest *r = (const void *)msg;
+  rpc_status st = station_id_ok(ctx, "originStationId", r->origin_station_id);
+  if (rpc_ok(st)) st = station_id_ok(ctx, "destinationStationId", r->destination_station_id);
+  if (rpc_ok(st) && strcmp(r->origin_station_id, r->destination_station_id) == 0)
+    st = rpc_invalid(ctx->arena, "destinationStationId", "SAME_STATION",
+                     "the origin and the destination are the same station");
+  if (!rpc_ok(st)) return st;
+  Metro__Transport__V1__PlanJourneyRequest *req =
+      RPC_NEW(ctx, Metro__Transport__V1__PlanJourneyRequest, metro__transport__v1__plan_journey_request__init);
+  req->origin_station_id = r->origin_station_id;
+  req->destination_station_id = r->destination_station_id;
+  return cached(ctx, PUB_KIND_JOURNEYS, "",
+                arena_printf(ctx->arena, "%s:%s", r->origin_station_id, r->destination_station_id),
+                &metro__transport__v1__journey_plan__descriptor, pub_fetch_journey, req, out);
+}
+
+static rpc_status list_line_trips(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  const Metro__Public__V1__ListLineTripsRequest *r = (const void *)msg;
+  long day;
+  rpc_status st = route_id_ok(ctx, "routeId", r->route_id);
+  if (rpc_ok(st)) st = pub_check_date(ctx, "date", r->date, false, &day);
+  const char *dir = r->direction ? r->direction : "";
+  if (rpc_ok(st) && *dir && strcmp(dir, "outbound") != 0 && strcmp(dir, "inbound") != 0)
+    st = rpc_invalid(ctx->arena, "direction", "INVALID_DIRECTION", "direction must be outbound, inbound or empty");
+  if (rpc_ok(st) && r->page_size < 0)
+    st = rpc_invalid(ctx->arena, "pageSize", "INVALID_PAGE_SIZE", "pageSize must not be negative");
+  if (rpc_ok(st)) st = pub_check_foreign_token(ctx, r->page_token);
+  if (!rpc_ok(st)) return st;
+  Metro__Transport__V1__ListLineTripsRequest *req =
+      RPC_NEW(ctx, Metro__Transport__V1__ListLineTripsRequest, metro__transport__v1__list_line_trips_request__init);
+  req->route_id = r->route_id;
+  req->service_date = r->date;
+  req->direction = (char *)dir;
+  req->page_size = r->page_size > MAX_TRIPS_PAGE ? MAX_TRIPS_PAGE : r->page_size;
+  req->page_token = r->page_token ? r->page_token : "";
+  ProtobufCMessage *m;
+  st = cached(ctx, PUB_KIND_TRIPS, arena_printf(ctx->arena, "%s:%s", r->route_id, r->date),
+              arena_printf(ctx->arena, "%s:%d:%s", *dir ? dir : "both", req->page_size,
+                           *req->page_token ? req->page_token : "-"),
+              &metro__transport__v1__list_line_trips_response__descriptor, pub_fetch_line_trips, req, &m);
+  if (!rpc_ok(st)) return st;
+  const Metro__Transport__V1__ListLineTripsResponse *got = (const void *)m;
+  Metro__Public__V1__ListLineTripsResponse *resp =
+      RPC_NEW(ctx, Metro__Public__V1__ListLineTripsResponse, metro__public__v1__list_line_trips_response__init);
+  resp->trips = got->trips;
+  resp->n_trips = got->n_trips;
+  resp->next_page_token = got->next_page_token;
+  *out = &resp->base;
+  return RPC_OK;
+}
+
+/* Without a time, "now" to the minute on today's date (so one cached answer serves a
+ * minute), and the start of the day on any other date. */
+static rpc_status list_departures(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  const Metro__Public__V1__ListDeparturesRequest *r = (const void *)msg;
+  long today, day;
+  int now, from = 0;
+  pub_local_now(&today, &now);
+  day = today;
+  rpc_status st = station_id_ok(ctx, "stationId", r->station_id);
+  if (rpc_ok(st)) st = pub_check_date(ctx, "date", r->date, true, &day);
+  if (rpc_ok(st)) {
+    if (r->time && *r->time) st = pub_check_clock(ctx, "time", r->time, &from);
+    else if (day == today) from = now - now % 60;
+  }
+  if (rpc_ok(st) && r->limit < 0) st = rpc_invalid(ctx->arena, "limit", "INVALID_LIMIT", "limit must not be negative");
+  if (rpc_ok(st) && r->route_id && *r->route_id) st = route_id_ok(ctx, "routeId", r->route_id);
+  if (!rpc_ok(st)) return st;
+  char date[11];
+  pub_day_format(day, date);
+  Metro__Transport__V1__ListDeparturesRequest *req =
+      RPC_NEW(ctx, Metro__Transport__V1__ListDeparturesRequest, metro__transport__v1__list_departures_request__init);
+  req->station_id = r->station_id;
+  req->service_date = arena_strdup(ctx->arena, date);
+  req->from_time = arena_printf(ctx->arena, "%02d:%02d:%02d", from / 3600, from / 60 % 60, from % 60);
+  req->page_size = r->limit == 0 ? DEFAULT_DEPARTURES : r->limit > MAX_DEPARTURES ? MAX_DEPARTURES : r->limit;
+  req->route_id = r->route_id && *r->route_id ? r->route_id : "";
+  ProtobufCMessage *m;
+  st = cached(ctx, PUB_KIND_DEPARTURES, req->service_date,
+              arena_printf(ctx->arena, "%s:%s:%d:%s", r->station_id, req->from_time, req->page_size,
+                           *req->route_id ? req->route_id : "-"),
+              &metro__transport__v1__list_departures_response__descriptor, pub_fetch_departures, req, &m);
+  if (!rpc_ok(st)) return st;
+  const Metro__Transport__V1__ListDeparturesResponse *got = (const void *)m;
+  Metro__Public__V1__ListDeparturesResponse *resp =
+      RPC_NEW(ctx, Metro__Public__V1__ListDeparturesResponse, metro__public__v1__list_departures_response__init);
+  resp->departures = got->departures;
+  resp->n_departures = got->n_departures;
+  *out = &resp->base;
+  return RPC_OK;
+}
+
+static rpc_status get_gtfs_feed(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  const Metro__Public__V1__GetGtfsFeedRequest *r = (const void *)msg;
+  long day;
+  int days = 0;
+  bool dated = r->start_date && *r->start_date;
+  rpc_status st = pub_check_date(ctx, "startDate", r->start_date, true, &day);
+  if (rpc_ok(st) && dated) {
+    days = r->days == 0 ? 7 : r->days;
+    if (days < 1 || days > 31) st = rpc_invalid(ctx->arena, "days", "INVALID_DAYS", "days must be 1-31");
+  } else if (rpc_ok(st) && r->days != 0) {
+    st = rpc_invalid(ctx->arena, "days", "INVALID_DAYS", "days needs startDate");
+  }
+  if (!rpc_ok(st)) return st;
+  Metro__Transport__V1__ExportGtfsRequest *req =
+      RPC_NEW(ctx, Metro__Transport__V1__ExportGtfsRequest, metro__transport__v1__export_gtfs_request__init);
+  req->start_date = dated ? r->start_date : "";
+  req->days = days;
+  return cached(ctx, PUB_KIND_GTFS, "", arena_printf(ctx->arena, "%s:%d", dated ? r->start_date : "all", days),
+                &metro__public__v1__gtfs_feed_file__descriptor, pub_fetch_gtfs, req, out);
+}
+
+/* ---- administration ---- */
+
+static rpc_status flush_cache(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  const Metro__Public__V1__FlushCacheRequest *r = (const void *)msg;
+  if (r->n_kinds > MAX_FLUSH_KINDS)
+    return rpc_invalid(ctx->arena, "kinds", "INVALID_ARGUMENT", "at most %d kinds", MAX_FLUSH_KINDS);
+  bool chosen[PUB_N_KINDS] = {false};
+  for (size_t i = 0; i < r->n_kinds; i++) {
+    pub_kind k;
+    if (!pub_kind_parse(r->kinds[i], &k))
+      return rpc_invalid(ctx->arena, "kinds", "UNKNOWN_KIND",
+                         "kinds[%zu] must be one of stations, lines, journeys, trips, departures, gtfs, fares, "
+                         "passes, discounts",
+                         i);
+    chosen[k] = true;
+  }
+  Metro__Public__V1__FlushCacheResponse *resp =
+      RPC_NEW(ctx, Metro__Public__V1__FlushCacheResponse, metro__public__v1__flush_cache_response__init);
+  resp->kinds = arena_alloc(ctx->arena, sizeof(char *) * PUB_N_KINDS);
+  for (int k = 0; k < PUB_N_KINDS; k++) {
+    if (r->n_kinds > 0 && !chosen[k]) continue;
+    if (!pub_cache_invalidate(ctx->arena, (pub_kind)k, NULL))
+      return rpc_error(ctx->arena, GRPC_STATUS_UNAVAILABLE, "CACHE_UNAVAILABLE", "the cache is unreachable");
+    resp->kinds[resp->n_kinds++] = (char *)pub_kind_name((pub_kind)k);
+  }
+  *out = &resp->base;
+  return RPC_OK;
+}
+
+static const rpc_method_impl methods[] = {
+    {"ListStations", list_stations, 0},
+    {"GetStation", get_station, 0},
+    {"ListLines", list_lines, 0},
+    {"GetLine", get_line, 0},
+    {"PlanJourney", plan_journey, 0},
+    {"ListLineTrips", list_line_trips, 0},
+    {"ListDepartures", list_departures, 0},
+    {"GetGtfsFeed", get_gtfs_feed, 60000},
+    {"FlushCache", flush_cache, 0},
+};
+
+const rpc_service_impl public_service_impl = {
+    .descriptor = &metro__public__v1__public_service__descriptor,
+    .methods = methods,
+    .n_methods = sizeof methods / sizeof methods[0],
+};

@@ -1,0 +1,98 @@
+/* The public service's shared declarations: its settings, the request rules, the local
+ * calendar, the calls to the transport service, and the events that invalidate the cache. */
+#ifndef METRO_PUBLIC_H
+#define METRO_PUBLIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/events.h"
+#include "common/rpc_server.h"
+#include "metro/public/v1/public.pb-c.h"
+#include "metro/transport/v1/transport.pb-c.h"
+#include "svc/public/cache.h"
+
+#define PUB_MAX_PAGE_SIZE 500
+#define PUB_MAX_LIST_ITEMS 10000 /* bound on a whole list assembled from transport's pages */
+
+typedef struct pub_settings {
+  char *transport_addr;
+  int64_t transport_timeout_ms;  /* short, so a hung transport falls back to the cache quickly */
+  int64_t gtfs_timeout_ms;
+  int64_t cache_ttl_s;
+  int64_t stale_ttl_s;
+} pub_settings;
+
+typedef struct pub_state {
+  pub_settings settings;
+} pub_state;
+
+/* ---- validation.c: request rules (input is hostile; keys are built from it) ---- */
+
+/* Lower-case letters, digits and single '-' between them, 1-64 characters. */
+bool pub_is_slug(const char *s);
+/* A station or line id: required (FIELD_REQUIRED), else a slug of at most 64 characters;
+ * anything else names nothing, so it is NOT_FOUND with `not_found_reason`. */
+rpc_status pub_check_id(rpc_ctx *ctx, const char *field, const char *value, const char *not_found_reason,
+                        const char *what);
+/* "YYYY-MM-DD" (INVALID_DATE); *day = days since 1970-01-01. Empty is FIELD_REQUIRED
+ * unless optional (then *day is untouched). */
+rpc_status pub_check_date(rpc_ctx *ctx, const char *field, const char *value, bool optional, long *day);
+/* "HH:MM" or "HH:MM:SS" up to 47:59:59 (INVALID_TIME); *seconds from midnight. */
+rpc_status pub_check_clock(rpc_ctx *ctx, const char *field, const char *value, int *seconds);
+/* A page token transport issued: at most 64 base64url characters (INVALID_PAGE_TOKEN). */
+rpc_status pub_check_foreign_token(rpc_ctx *ctx, const char *value);
+/* Paging over a whole cached list: page_size 0 = everything. */
+rpc_status pub_page(rpc_ctx *ctx, int32_t page_size, const char *token, size_t total, size_t *offset, size_t *count);
+/* The token of the page after [offset, offset + count), "" when it was the last. */
+const char *pub_next_token(rpc_ctx *ctx, size_t offset, size_t count, size_t total);
+
+/* ---- calendar.c: the business calendar (Asia/Ho_Chi_Minh, UTC+7) ---- */
+
+#define PUB_LOCAL_UTC_OFFSET_S (7 * 3600)
+/* Today's day number and the local time of day in seconds. */
+void pub_local_now(long *day, int *seconds);
+/* "YYYY-MM-DD" of a day number into out (at least 11 bytes). */
+void pub_day_format(long day, char *out);
+
+/* ---- transport_source.c: the reads behind the cache ---- */
+
+/* One call to metro.transport.v1.TransportService/<method>, forwarding the caller's
+ * metadata, with the short transport deadline (or timeout_ms when > 0). */
+rpc_status pub_transport_call(rpc_ctx *ctx, const char *method, const ProtobufCMessage *req,
+                              const ProtobufCMessageDescriptor *resp_type, ProtobufCMessage **resp, int timeout_ms);
+/* Every station / line, gathered from transport's pages (arg unused). */
+rpc_status pub_fetch_all_stations(rpc_ctx *ctx, const void *arg, ProtobufCMessage **out);
+rpc_status pub_fetch_all_lines(rpc_ctx *ctx, const void *arg, ProtobufCMessage **out);
+/* arg: the station id / route id. */
+rpc_status pub_fetch_station(rpc_ctx *ctx, const void *arg, ProtobufCMessage **out);
+rpc_status pub_fetch_line(rpc_ctx *ctx, const void *arg, ProtobufCMessage **out);
+/* arg: a Metro__Transport__V1__PlanJourneyRequest / ListLineTripsRequest / ListDeparturesRequest
+ * / ExportGtfsRequest; the answer is transport's message, except the GTFS one, which is a
+ * Metro__Public__V1__GtfsFeedFile. */
+rpc_status pub_fetch_journey(rpc_ctx *ctx, const void *arg, ProtobufCMessage **out);
+rpc_status pub_fetch_line_trips(rpc_ctx *ctx, const void *arg, ProtobufCMessage **out);
+rpc_status pub_fetch_departures(rpc_ctx *ctx, const void *arg, ProtobufCMessage **out);
+rpc_status pub_fetch_gtfs(rpc_ctx *ctx, const void *arg, ProtobufCMessage **out);
+
+/* ---- invalidation.c: which cached kinds (and scopes) an event makes stale ---- */
+
+#define PUB_MAX_INVALIDATIONS 16
+
+typedef struct pub_invalidation {
+  pub_kind kind;
+  const char *scope; /* NULL = the whole kind */
+} pub_invalidation;
+
+/* Fills out[] (at most PUB_MAX_INVALIDATIONS) for an event of `type` with its unpacked data
+ * and returns how many (0 for a type that touches nothing cached). Never fails: an event
+ * too malformed to name its scope invalidates its kinds whole. */
+int pub_invalidations_for(arena *a, const char *type, const ProtobufCMessage *data, pub_invalidation *out);
+
+/* ---- consumers.c / handlers.c ---- */
+
+extern const ev_subscription pub_subscriptions[];
+extern const size_t pub_n_subscriptions;
+extern const rpc_service_impl public_service_impl;
+
+#endif
