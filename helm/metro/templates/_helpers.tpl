@@ -61,3 +61,17 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- fail (printf "%s.terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + %s (%d s)" .component $grace .boundName $needed) }}
 {{- end }}
 {{- end }}
+
+{{/* The gRPC services, in start order; the gateway reaches each of them (METRO_BACKENDS). */}}
+{{- define "metro.grpcComponents" -}}
+auth user transport public
+{{- end }}
+
+{{/* Fails rendering on values this chart no longer reads (moved when more services came). */}}
+{{- define "metro.checkMovedValues" -}}
+{{- range $old, $new := dict "redis" "redis" "drainTimeoutMs" "grpc.drainTimeoutMs" "defaultTimeoutMs" "grpc.defaultTimeoutMs" }}
+{{- if hasKey $.Values.auth $old }}
+{{- fail (printf "auth.%s moved to %s (shared by every gRPC service)" $old $new) }}
+{{- end }}
+{{- end }}
+{{- end }}
