@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/arena.h"
 #include "common/proto_registry.h"
 
 /* Messages nested deeper than this (counting every message level, google.protobuf.Value
@@ -56,6 +57,36 @@ bool pjson_decode_text(const char *text, size_t len, ProtobufCMessage *msg,
  * PJSON_MAX_DEPTH); pjson_encode_err then says why in err (may be NULL). */
 json_t *pjson_encode(const ProtobufCMessage *msg, int flags);
 json_t *pjson_encode_err(const ProtobufCMessage *msg, int flags, pjson_error *err);
+
+/* ---- streaming encoder (pjson_write.c): the same JSON as json_dumps(pjson_encode(...)) in
+ * meaning, written straight into bytes with no json_t tree. Doubles and floats take their
+ * shortest round-tripping decimal form; an integral value keeps jansson's ".0" ("3.0"). ---- */
+
+/* A growing malloc'd byte buffer; start it zeroed, release it with pjson_buf_free. */
+typedef struct pjson_buf {
+  char *data; /* NUL-terminated after a successful pjson_write */
+  size_t len;
+  size_t cap;
+} pjson_buf;
+
+void pjson_buf_free(pjson_buf *b);
+
+/* Appends the JSON form of msg to out. On failure (the same cases as pjson_encode, or out of
+ * memory) out is left as it was and err (may be NULL) says why. */
+bool pjson_write(const ProtobufCMessage *msg, int flags, pjson_buf *out, pjson_error *err);
+
+/* pjson_write into memory owned by arena a (freed with it); *len gets the length. NULL on
+ * failure. */
+char *pjson_write_arena(arena *a, const ProtobufCMessage *msg, int flags, size_t *len,
+                        pjson_error *err);
+
+/* The shortest decimal that reads back (strtod / strtof) as exactly v, in JSON number syntax
+ * (jansson's ".0" kept for integral values; exponents as "1e-7"); at most PJSON_NUMBER_MAX - 1
+ * characters, NUL-terminated, never longer than jansson's "%.17g" rendering. v must be
+ * finite. Returns the length. */
+#define PJSON_NUMBER_MAX 32
+size_t pjson_format_double(double v, char *out);
+size_t pjson_format_float(float v, char *out);
 
 /* Sets the field at a dot-separated path of proto or json names ("inner.label") from its text,
  * as URL path variables and query parameters carry it: numbers (also "1e3", "NaN",

@@ -296,9 +296,17 @@ static void call_done(backend_call *call, void *user) {
   } else {
     ProtobufCAllocator alloc = arena_protobuf_allocator(r->arena);
     ProtobufCMessage *resp = protobuf_c_message_unpack(r->binding->output, &alloc, call->response_len, call->response);
-    json_t *out = resp ? pjson_encode(resp, PJSON_EMIT_DEFAULTS) : NULL;
-    if (!out) answer_error(r, GRPC_STATUS_INTERNAL, "INTERNAL", NULL, "the service sent a response JSON cannot carry");
-    else answer_json(r, 200, out);
+    size_t len = 0;
+    pjson_error err;
+    char *text = resp ? pjson_write_arena(r->arena, resp, PJSON_EMIT_DEFAULTS, &len, &err) : NULL;
+    if (!text) {
+      answer_error(r, GRPC_STATUS_INTERNAL, "INTERNAL", NULL, "the service sent a response JSON cannot carry");
+    } else {
+      r->http_status = 200;
+      r->payload = text;
+      r->payload_len = len;
+      r->state = REQ_ANSWERED;
+    }
   }
   MHD_resume_connection(r->conn);
   atomic_fetch_sub(&gw.in_flight, 1);

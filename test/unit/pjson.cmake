@@ -4,3 +4,9 @@ metro_unit_test(test_pjson
   SOURCES common/pjson.c common/pjson_wkt.c common/b64.c common/text.c common/arena.c
           common/proto_registry.c
   LIBS metro_proto_testing PkgConfig::JANSSON m)
+
+# The streaming encoder (common/pjson_write*.c) checked against pjson_encode's tree.
+metro_unit_test(test_pjson_write
+  SOURCES common/pjson_write.c common/pjson_write_wkt.c common/pjson.c common/pjson_wkt.c
+          common/b64.c common/text.c common/arena.c common/proto_registry.c
+  LIBS metro_proto_testing PkgConfig::JANSSON m)
