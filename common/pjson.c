@@ -154,7 +154,7 @@ const ProtobufCFieldDescriptor *pj_field_by_name(const ProtobufCMessageDescripto
 
 /* ---- field shapes ---- */
 
-static size_t slot_size(ProtobufCType t) {
+size_t pj_slot_size(ProtobufCType t) {
   switch (t) {
   case PROTOBUF_C_TYPE_INT64:
   case PROTOBUF_C_TYPE_SINT64:
@@ -198,7 +198,7 @@ static const char *json_type_name(const json_t *j) {
   }
 }
 
-static bool is_map_entry(const ProtobufCFieldDescriptor *f) {
+bool pj_is_map_entry(const ProtobufCFieldDescriptor *f) {
   if (f->label != PROTOBUF_C_LABEL_REPEATED || f->type != PROTOBUF_C_TYPE_MESSAGE) return false;
   const ProtobufCMessageDescriptor *e = f->descriptor;
   if (e->n_fields != 2 || e->fields[0].id != 1 || e->fields[1].id != 2) return false;
@@ -250,7 +250,7 @@ static void release_value(pj_ctx *c, const ProtobufCFieldDescriptor *f, void *sl
 
 /* The value a field has when nothing was set. */
 static void write_default(const ProtobufCFieldDescriptor *f, void *slot) {
-  memset(slot, 0, slot_size(f->type));
+  memset(slot, 0, pj_slot_size(f->type));
   if (f->type == PROTOBUF_C_TYPE_STRING)
     *(const char **)slot = f->default_value ? f->default_value : protobuf_c_empty_string;
 }
@@ -260,7 +260,7 @@ static void release_field(pj_ctx *c, ProtobufCMessage *m, const ProtobufCFieldDe
   if (f->label == PROTOBUF_C_LABEL_REPEATED) {
     size_t *n = (size_t *)((char *)m + f->quantifier_offset);
     char *arr = *(char **)slot;
-    size_t es = slot_size(f->type);
+    size_t es = pj_slot_size(f->type);
     for (size_t i = 0; arr && i < *n; i++) release_value(c, f, arr + i * es);
     pj_free(c, arr);
     *(void **)slot = NULL;
@@ -318,7 +318,7 @@ void pj_store_scalar(pj_ctx *c, ProtobufCMessage *m, const ProtobufCFieldDescrip
   if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) oneof_select(c, m, f);
   void *slot = pj_slot(m, f);
   release_value(c, f, slot);
-  memcpy(slot, v, slot_size(f->type));
+  memcpy(slot, v, pj_slot_size(f->type));
   if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_STRING &&
       f->type != PROTOBUF_C_TYPE_MESSAGE && f->quantifier_offset)
     *(protobuf_c_boolean *)((char *)m + f->quantifier_offset) = 1;
@@ -328,7 +328,7 @@ char *pj_repeated_reserve(pj_ctx *c, ProtobufCMessage *m, const ProtobufCFieldDe
                           size_t extra) {
   size_t *n = (size_t *)((char *)m + f->quantifier_offset);
   char **arr = pj_slot(m, f);
-  size_t es = slot_size(f->type);
+  size_t es = pj_slot_size(f->type);
   if (extra == 0) return *arr;
   if (*n > SIZE_MAX / es - extra) {
     pj_fail(c, "too many elements");
@@ -381,7 +381,7 @@ static bool is_integer_type(ProtobufCType t) {
 
 /* Range-checks the integer -mag (neg) or mag for type t and stores it. */
 static bool int_from_parts(pj_ctx *c, ProtobufCType t, bool neg, uint64_t mag, pj_scalar *out) {
-  bool wide = slot_size(t) == 8;
+  bool wide = pj_slot_size(t) == 8;
   if (is_signed_int(t)) {
     uint64_t max_pos = wide ? (uint64_t)INT64_MAX : (uint64_t)INT32_MAX;
     if (neg ? mag > max_pos + 1 : mag > max_pos)
@@ -564,7 +564,7 @@ static bool decode_element(pj_ctx *c, ProtobufCMessage *m, const ProtobufCFieldD
                            const json_t *in) {
   size_t *n = (size_t *)((char *)m + f->quantifier_offset);
   char *arr = *(char **)pj_slot(m, f);
-  void *slot = arr + *n * slot_size(f->type);
+  void *slot = arr + *n * pj_slot_size(f->type);
   if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
     if (json_is_null(in) && !is_message_type(f, "google.protobuf.Value"))
       return pj_fail(c, "null is not allowed here");
@@ -579,7 +579,7 @@ static bool decode_element(pj_ctx *c, ProtobufCMessage *m, const ProtobufCFieldD
   if (json_is_null(in)) return pj_fail(c, "null is not allowed here");
   pj_scalar v;
   if (!decode_scalar(c, f, in, &v)) return false;
-  memcpy(slot, &v, slot_size(f->type));
+  memcpy(slot, &v, pj_slot_size(f->type));
   (*n)++;
   return true;
 }
@@ -629,7 +629,7 @@ static bool decode_map(pj_ctx *c, ProtobufCMessage *m, const ProtobufCFieldDescr
 
 bool pj_decode_field(pj_ctx *c, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
                      const json_t *in) {
-  if (is_map_entry(f)) return json_is_null(in) || decode_map(c, m, f, in);
+  if (pj_is_map_entry(f)) return json_is_null(in) || decode_map(c, m, f, in);
   if (f->label == PROTOBUF_C_LABEL_REPEATED)
     return json_is_null(in) || decode_repeated(c, m, f, in);
   if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
@@ -840,7 +840,7 @@ static json_t *encode_repeated(pj_ctx *c, const ProtobufCMessage *m,
                                const ProtobufCFieldDescriptor *f) {
   size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
   const char *arr = *(const char *const *)pj_slot(m, f);
-  size_t es = slot_size(f->type);
+  size_t es = pj_slot_size(f->type);
   json_t *a = json_array();
   for (size_t i = 0; a && i < n; i++) {
     json_t *v = pj_encode_scalar(c, f, arr + i * es);
@@ -853,7 +853,7 @@ static json_t *encode_repeated(pj_ctx *c, const ProtobufCMessage *m,
 }
 
 json_t *pj_encode_field(pj_ctx *c, const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f) {
-  if (is_map_entry(f)) return encode_map(c, m, f);
+  if (pj_is_map_entry(f)) return encode_map(c, m, f);
   if (f->label == PROTOBUF_C_LABEL_REPEATED) return encode_repeated(c, m, f);
   return pj_encode_scalar(c, f, pj_slot(m, f));
 }
@@ -865,12 +865,10 @@ static bool is_zero(const void *p, size_t n) {
   return true;
 }
 
-/* Whether f is emitted: set (presence or a non-default value), or defaults are wanted. */
-static bool field_emitted(const pj_ctx *c, const ProtobufCMessage *m,
-                          const ProtobufCFieldDescriptor *f) {
+bool pj_field_emitted(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f, int flags) {
   const void *slot = pj_slot(m, f);
   const char *q = (const char *)m + f->quantifier_offset;
-  bool defaults = c->flags & PJSON_EMIT_DEFAULTS;
+  bool defaults = flags & PJSON_EMIT_DEFAULTS;
   if (f->label == PROTOBUF_C_LABEL_REPEATED) return defaults || *(const size_t *)q > 0;
   if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) return *(const uint32_t *)q == f->id;
   if (f->type == PROTOBUF_C_TYPE_MESSAGE) return *(ProtobufCMessage *const *)slot != NULL;
@@ -884,7 +882,7 @@ static bool field_emitted(const pj_ctx *c, const ProtobufCMessage *m,
     return s && s[0];
   }
   case PROTOBUF_C_TYPE_BYTES: return ((const ProtobufCBinaryData *)slot)->len > 0;
-  default: return !is_zero(slot, slot_size(f->type)); /* -0.0 counts as set, as in protobuf */
+  default: return !is_zero(slot, pj_slot_size(f->type)); /* -0.0 counts as set, as in protobuf */
   }
 }
 
@@ -894,7 +892,7 @@ static json_t *encode_fields(pj_ctx *c, const ProtobufCMessage *m) {
   if (!obj) return pj_fail(c, "out of memory"), NULL;
   for (unsigned i = 0; i < d->n_fields; i++) {
     const ProtobufCFieldDescriptor *f = &d->fields[i];
-    if (!field_emitted(c, m, f)) continue;
+    if (!pj_field_emitted(m, f, c->flags)) continue;
     char jname[256];
     const char *name = f->name;
     if (!(c->flags & PJSON_ORIGINAL_NAMES) && strlen(f->name) < sizeof jname) {
@@ -1012,7 +1010,7 @@ static bool set_scalar_text(pj_ctx *c, ProtobufCMessage *m, const ProtobufCField
     return false;
   }
   size_t *n = (size_t *)((char *)m + f->quantifier_offset);
-  memcpy(arr + *n * slot_size(f->type), &v, slot_size(f->type));
+  memcpy(arr + *n * pj_slot_size(f->type), &v, pj_slot_size(f->type));
   (*n)++;
   return true;
 }
@@ -1033,7 +1031,7 @@ bool pjson_set_path(ProtobufCMessage *msg, const char *path, const char *value,
     if (!f)
       return pj_fail(&c, "unknown field \"%.*s\" in %s", (int)(len > 100 ? 100 : len), seg,
                      m->descriptor->name);
-    if (is_map_entry(f)) return pj_fail(&c, "map field \"%s\" cannot be set from text", f->name);
+    if (pj_is_map_entry(f)) return pj_fail(&c, "map field \"%s\" cannot be set from text", f->name);
     if (!dot) {
       return f->type == PROTOBUF_C_TYPE_MESSAGE ? set_message_text(&c, m, f, value)
                                                 : set_scalar_text(&c, m, f, value);

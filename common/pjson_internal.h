@@ -52,6 +52,13 @@ void *pj_alloc(pj_ctx *c, size_t n); /* NULL (and an error recorded) on OOM */
 void pj_free(pj_ctx *c, void *p);
 char *pj_strndup(pj_ctx *c, const char *s, size_t n);
 
+/* Field shapes, shared by the tree codec (pjson.c) and the streaming writer (pjson_write.c):
+ * the size of one value of a type in its slot; whether a repeated field is a map's entries;
+ * whether an encoder emits f (set, or defaults wanted through flags). */
+size_t pj_slot_size(ProtobufCType t);
+bool pj_is_map_entry(const ProtobufCFieldDescriptor *f);
+bool pj_field_emitted(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f, int flags);
+
 /* The registries Any type URLs are resolved against. */
 const proto_registry *const *pj_registries(void);
 

@@ -293,66 +293,11 @@ static bool put_bytes(pjw *w, const ProtobufCBinaryData *b) {
   return true;
 }
 
-/* ---- field shapes (mirroring pjson.c's encoder) ---- */
-
-static size_t slot_size(ProtobufCType t) {
-  switch (t) {
-  case PROTOBUF_C_TYPE_INT64:
-  case PROTOBUF_C_TYPE_SINT64:
-  case PROTOBUF_C_TYPE_SFIXED64:
-  case PROTOBUF_C_TYPE_UINT64:
-  case PROTOBUF_C_TYPE_FIXED64: return sizeof(int64_t);
-  case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
-  case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
-  case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
-  case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
-  case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
-  default: return sizeof(int32_t);
-  }
-}
-
-static bool is_map_entry(const ProtobufCFieldDescriptor *f) {
-  if (f->label != PROTOBUF_C_LABEL_REPEATED || f->type != PROTOBUF_C_TYPE_MESSAGE) return false;
-  const ProtobufCMessageDescriptor *e = f->descriptor;
-  if (e->n_fields != 2 || e->fields[0].id != 1 || e->fields[1].id != 2) return false;
-  if (strcmp(e->fields[0].name, "key") != 0 || strcmp(e->fields[1].name, "value") != 0)
-    return false;
-  size_t n = strlen(e->short_name);
-  return n > 5 && strcmp(e->short_name + n - 5, "Entry") == 0;
-}
+/* ---- field shapes: pj_slot_size, pj_is_map_entry, pj_field_emitted (pjson.c) ---- */
 
 static bool is_null_value_enum(const ProtobufCFieldDescriptor *f) {
   return strcmp(((const ProtobufCEnumDescriptor *)f->descriptor)->name,
                 "google.protobuf.NullValue") == 0;
-}
-
-static bool is_zero(const void *p, size_t n) {
-  const unsigned char *b = p;
-  for (size_t i = 0; i < n; i++)
-    if (b[i]) return false;
-  return true;
-}
-
-static bool field_emitted(const pjw *w, const ProtobufCMessage *m,
-                          const ProtobufCFieldDescriptor *f) {
-  const void *slot = pj_slot(m, f);
-  const char *q = (const char *)m + f->quantifier_offset;
-  bool defaults = w->c.flags & PJSON_EMIT_DEFAULTS;
-  if (f->label == PROTOBUF_C_LABEL_REPEATED) return defaults || *(const size_t *)q > 0;
-  if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) return *(const uint32_t *)q == f->id;
-  if (f->type == PROTOBUF_C_TYPE_MESSAGE) return *(ProtobufCMessage *const *)slot != NULL;
-  if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_STRING &&
-      f->quantifier_offset)
-    return *(const protobuf_c_boolean *)q;
-  if (defaults) return true;
-  switch (f->type) {
-  case PROTOBUF_C_TYPE_STRING: {
-    const char *s = *(char *const *)slot;
-    return s && s[0];
-  }
-  case PROTOBUF_C_TYPE_BYTES: return ((const ProtobufCBinaryData *)slot)->len > 0;
-  default: return !is_zero(slot, slot_size(f->type));
-  }
 }
 
 /* `"jsonName":` (or the proto name with PJSON_ORIGINAL_NAMES); names are identifiers. */
@@ -472,7 +417,7 @@ static bool put_map(pjw *w, const ProtobufCMessage *m, const ProtobufCFieldDescr
 static bool put_repeated(pjw *w, const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f) {
   size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
   const char *arr = *(const char *const *)pj_slot(m, f);
-  size_t es = slot_size(f->type);
+  size_t es = pj_slot_size(f->type);
   if (!pjw_putc(w, '[')) return false;
   for (size_t i = 0; i < n; i++) {
     if (i && !pjw_putc(w, ',')) return false;
@@ -482,7 +427,7 @@ static bool put_repeated(pjw *w, const ProtobufCMessage *m, const ProtobufCField
 }
 
 bool pjw_field(pjw *w, const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f) {
-  if (is_map_entry(f)) return put_map(w, m, f);
+  if (pj_is_map_entry(f)) return put_map(w, m, f);
   if (f->label == PROTOBUF_C_LABEL_REPEATED) return put_repeated(w, m, f);
   return pjw_scalar(w, f, pj_slot(m, f));
 }
@@ -491,7 +436,7 @@ bool pjw_fields(pjw *w, const ProtobufCMessage *m, bool *first) {
   const ProtobufCMessageDescriptor *d = m->descriptor;
   for (unsigned i = 0; i < d->n_fields; i++) {
     const ProtobufCFieldDescriptor *f = &d->fields[i];
-    if (!field_emitted(w, m, f)) continue;
+    if (!pj_field_emitted(m, f, w->c.flags)) continue;
     if (!*first && !pjw_putc(w, ',')) return false;
     *first = false;
     size_t at = w->b->len;
