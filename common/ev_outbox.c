@@ -25,14 +25,6 @@
 
 /* ---- ev_publish ---- */
 
-static const char *bytea_literal(arena *a, const uint8_t *buf, size_t len) {
-  char *out = arena_alloc(a, 2 * len + 3);
-  out[0] = '\\';
-  out[1] = 'x';
-  crypto_hex(buf, len, out + 2);
-  return out;
-}
-
 rpc_status ev_publish(arena *a, const char *type, const char *subject, const ProtobufCMessage *data,
                       const char *traceparent) {
   const char *topic = ev_topic_of(a, type);
@@ -45,7 +37,7 @@ rpc_status ev_publish(arena *a, const char *type, const char *subject, const Pro
   crypto_uuid_v4(event_id);
   size_t len;
   uint8_t *envelope = ev_envelope_pack(a, event_id, type, subject, data, traceparent, &len);
-  const char *params[5] = {event_id, topic, type, subject, bytea_literal(a, envelope, len)};
+  const char *params[5] = {event_id, topic, type, subject, pg_bytea_literal(a, envelope, len)};
   rpc_status st = pg_exec(a, NULL,
                           "INSERT INTO outbox (event_id, topic, event_type, event_key, envelope)"
                           " VALUES ($1, $2, $3, $4, $5::bytea)",

@@ -54,14 +54,6 @@ static const char *printable(arena *a, const char *s) {
   return out;
 }
 
-static const char *bytea_literal(arena *a, const uint8_t *buf, size_t len) {
-  char *out = arena_alloc(a, 2 * len + 3);
-  out[0] = '\\';
-  out[1] = 'x';
-  crypto_hex(buf, len, out + 2);
-  return out;
-}
-
 /* ---- publishing ---- */
 
 static bool pglog_publish(ev_backend *b, const ev_message *msgs, size_t n, char *err, size_t errlen) {
@@ -90,7 +82,7 @@ static bool pglog_publish(ev_backend *b, const ev_message *msgs, size_t n, char 
       break;
     }
     const char *params[4] = {msgs[i].topic, printable(a, msgs[i].key ? msgs[i].key : ""),
-                             bytea_literal(a, msgs[i].value, msgs[i].len), printable(a, msgs[i].error)};
+                             pg_bytea_literal(a, msgs[i].value, msgs[i].len), printable(a, msgs[i].error)};
     st = pg_exec(a, NULL, "INSERT INTO events.log (topic, key, envelope, error) VALUES ($1, $2, $3::bytea, $4)", 4,
                  params);
   }

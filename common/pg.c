@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/crypto.h"
 #include "common/log.h"
 
 #define MAX_PREPARED 512
@@ -191,6 +192,14 @@ void pg_rollback(void) {
     PQclear(r);
   }
   t_in_tx = false;
+}
+
+const char *pg_bytea_literal(arena *a, const uint8_t *buf, size_t len) {
+  char *out = arena_alloc(a, 2 * len + 3);
+  out[0] = '\\';
+  out[1] = 'x';
+  crypto_hex(buf, len, out + 2);
+  return out;
 }
 
 const char *pg_value(const PGresult *r, int row, int col) {

@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common/arena.h"
 #include "common/status.h"
@@ -37,6 +38,9 @@ void pg_rollback(void);
 /* Applies, in order and each in its own transaction, the migrations not yet recorded
  * in <schema>.schema_migrations; an advisory lock keeps replicas from racing. */
 bool pg_migrate(const pg_migration *migrations, char *err, size_t errlen);
+
+/* A bytea parameter in text form ("\\x<hex>"), in the arena. */
+const char *pg_bytea_literal(arena *a, const uint8_t *buf, size_t len);
 
 /* Value helpers: the cell or NULL when SQL NULL. */
 const char *pg_value(const PGresult *r, int row, int col);

@@ -14,9 +14,9 @@
 
 /* The SHA-256 of an opaque token as a bytea hex literal ("\\x..."), the stored form. */
 static const char *token_hash_param(arena *a, const char *token) {
-  char hex[2 * CRYPTO_SHA256_LEN + 1];
-  crypto_sha256_hex(token, strlen(token), hex);
-  return arena_printf(a, "\\x%s", hex);
+  uint8_t hash[CRYPTO_SHA256_LEN];
+  crypto_sha256(token, strlen(token), hash);
+  return pg_bytea_literal(a, hash, sizeof hash);
 }
 
 static const char *new_opaque_token(arena *a) {
