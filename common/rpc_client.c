@@ -76,9 +76,9 @@ rpc_call_meta rpc_meta_from_ctx(const rpc_ctx *ctx) {
 
 size_t rpc_meta_build(const rpc_call_meta *meta, grpc_metadata *md) {
   static const char *const keys[RPC_META_MAX] = {"x-request-id", "traceparent", IDENTITY_HEADER, IDENTITY_SIG_HEADER,
-                                                  "x-forwarded-for"};
+                                                  "x-forwarded-for", "idempotency-key"};
   const char *values[RPC_META_MAX] = {meta->request_id, meta->traceparent, meta->identity_raw, meta->identity_sig,
-                                      meta->client_ip};
+                                      meta->client_ip, meta->idempotency_key};
   size_t n = 0;
   for (size_t i = 0; i < RPC_META_MAX; i++) {
     if (!values[i] || !values[i][0]) continue;

@@ -21,6 +21,7 @@ typedef struct rpc_call_meta {
   const char *identity_raw;
   const char *identity_sig;
   const char *client_ip;
+  const char *idempotency_key; /* the gateway's Idempotency-Key; rpc_meta_from_ctx leaves it NULL */
 } rpc_call_meta;
 
 /* The metadata a handler forwards to the services it calls. */

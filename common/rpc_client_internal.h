@@ -7,7 +7,7 @@
 
 #include "common/rpc_client.h"
 
-#define RPC_META_MAX 5
+#define RPC_META_MAX 6
 
 grpc_channel *rpc_channel_raw(rpc_channel *ch);
 /* Fills md (RPC_META_MAX entries) from meta; release with rpc_meta_release. */

@@ -250,6 +250,7 @@ static void ctx_init(rpc_server *s, call_slot *slot, arena *a, rpc_ctx *ctx) {
   ctx->request_id = rid && header_token_ok(rid, 128) ? rid : new_request_id(a);
   const char *tp = metadata_get(a, &slot->metadata, "traceparent", 128);
   ctx->traceparent = tp && header_token_ok(tp, 128) ? tp : NULL;
+  ctx->idempotency_key = metadata_get(a, &slot->metadata, "idempotency-key", 4096);
   const char *ip = metadata_get(a, &slot->metadata, "x-forwarded-for", 256);
   if (ip && header_token_ok(ip, 256)) {
     ctx->client_ip = ip;

@@ -33,6 +33,8 @@ typedef struct rpc_ctx {
   const char *client_ip;     /* x-forwarded-for from the gateway, else the peer */
   const char *identity_raw;  /* signed identity metadata, forwarded on outgoing calls */
   const char *identity_sig;
+  const char *idempotency_key; /* "idempotency-key" metadata (the REST Idempotency-Key header) as
+                                * sent, unchecked, or NULL; never forwarded to other services */
   rpc_identity caller;
   int64_t deadline_ms;       /* absolute, CLOCK_REALTIME milliseconds; INT64_MAX = none */
   void *state;               /* the service's state from rpc_server_config.state */

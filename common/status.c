@@ -132,6 +132,13 @@ static const struct {
     {"NO_ROUTE", 422},
     {"PAYLOAD_TOO_LARGE", 413},
     {"METHOD_NOT_ALLOWED", 405},
+    /* Conflicts with the current state of the network or of a ticket (FAILED_PRECONDITION). */
+    {"STATION_INACTIVE", 409},
+    {"ROUTE_INACTIVE", 409},
+    {"PASS_NOT_AVAILABLE", 409},
+    {"INVALID_STATUS_TRANSITION", 409},
+    {"TICKET_NOT_CANCELLABLE", 409},
+    {"IDEMPOTENCY_KEY_REUSED", 409},
 };
 
 const char *rpc_code_name(grpc_status_code code) {

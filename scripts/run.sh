@@ -20,6 +20,8 @@ if [ -z "${METRO_ADMIN_PASSWORD:-}" ]; then
   export METRO_ADMIN_PASSWORD
 fi
 export METRO_HTTP_PORT=${METRO_HTTP_PORT:-8080}
+# The local demo sells tickets to unverified accounts (domain spec §1: on in production).
+export METRO_REQUIRE_VERIFIED_EMAIL=${METRO_REQUIRE_VERIFIED_EMAIL:-false}
 
 stop() {
   echo

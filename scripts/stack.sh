@@ -27,6 +27,7 @@ service_table=(
   "auth|50051|9101|svc/auth/metro-auth"
   "user|50052|9102|svc/user/metro-user"
   "transport|50053|9103|svc/transport/metro-transport"
+  "ticket|50054|9104|svc/ticket/metro-ticket"
   "public|50055|9105|svc/public/metro-public"
 )
 services=()

@@ -381,6 +381,13 @@ static void dispatch(gw_request *r, const char *method, const char *url) {
   } else if (auth != EDGE_AUTH_OK) {
     identity = identity_sig = NULL; /* public route: an unusable token is simply not forwarded */
   }
+  /* Idempotency-Key travels as gRPC metadata, which takes printable ASCII only. */
+  const char *idem = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key");
+  if (idem && !printable_token(idem, 128)) {
+    answer_error(r, GRPC_STATUS_INVALID_ARGUMENT, "INVALID_IDEMPOTENCY_KEY", "Idempotency-Key",
+                 "Idempotency-Key must be 1-128 printable ASCII characters without spaces");
+    return;
+  }
   ProtobufCAllocator alloc = arena_protobuf_allocator(r->arena);
   ProtobufCMessage *msg = build_request(r, &m, &alloc);
   if (!msg) return;
@@ -392,7 +399,8 @@ static void dispatch(gw_request *r, const char *method, const char *url) {
   if (!tp || !traceparent_ok(tp))
     tp = arena_printf(r->arena, "00-%s-%s-01", random_hex(r->arena, 16), random_hex(r->arena, 8));
   rpc_call_meta meta = {.request_id = r->request_id, .traceparent = tp, .identity_raw = identity,
-                        .identity_sig = identity_sig, .client_ip = client_ip(r)};
+                        .identity_sig = identity_sig, .client_ip = client_ip(r),
+                        .idempotency_key = idem};
   r->state = REQ_IN_FLIGHT;
   atomic_fetch_add(&gw.in_flight, 1);
   MHD_suspend_connection(r->conn);

@@ -1,6 +1,6 @@
 /* The public service's gRPC handlers and their table: each validates its request, names
- * its cache entry (kind, scope, args) and reads through the cache from transport; plus
- * the admin's cache flush. */
+ * its cache entry (kind, scope, args) and reads through the cache from transport or
+ * ticket; plus the admin's cache flush. */
 #include <stdio.h>
 #include <string.h>
 
@@ -200,6 +200,54 @@ static rpc_status get_gtfs_feed(rpc_ctx *ctx, const ProtobufCMessage *msg, Proto
                 &metro__public__v1__gtfs_feed_file__descriptor, pub_fetch_gtfs, req, out);
 }
 
+/* ---- fares, passes and discounts (from ticket) ---- */
+
+static rpc_status list_fares(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  (void)msg;
+  return cached(ctx, PUB_KIND_FARES, "", "list", &metro__ticket__v1__list_fares_response__descriptor,
+                pub_fetch_fares, NULL, out);
+}
+
+/* Ticket is asked a fresh request holding only what the key names (an unpacked request
+ * would carry unknown fields along). Its errors (STATION_INACTIVE, NO_ROUTE...) pass through. */
+static rpc_status quote_fare(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  const Metro__Ticket__V1__QuoteFareRequest *r = (const void *)msg;
+  rpc_status st = pub_check_quote(ctx, r);
+  if (!rpc_ok(st)) return st;
+  const Metro__Ticket__V1__PassengerCounts *p = r->passengers;
+  Metro__Ticket__V1__PassengerCounts *counts =
+      RPC_NEW(ctx, Metro__Ticket__V1__PassengerCounts, metro__ticket__v1__passenger_counts__init);
+  counts->adult = p->adult;
+  counts->child = p->child;
+  counts->teenager = p->teenager;
+  counts->student = p->student;
+  counts->senior = p->senior;
+  counts->elder = p->elder;
+  Metro__Ticket__V1__QuoteFareRequest *req =
+      RPC_NEW(ctx, Metro__Ticket__V1__QuoteFareRequest, metro__ticket__v1__quote_fare_request__init);
+  req->origin_station_id = r->origin_station_id;
+  req->destination_station_id = r->destination_station_id;
+  req->trip_type = r->trip_type;
+  req->passengers = counts;
+  return cached(ctx, PUB_KIND_FARES, "",
+                arena_printf(ctx->arena, "%s:%s:%s:%d.%d.%d.%d.%d.%d", r->origin_station_id,
+                             r->destination_station_id, r->trip_type, (int)p->adult, (int)p->child, (int)p->teenager,
+                             (int)p->student, (int)p->senior, (int)p->elder),
+                &metro__ticket__v1__quote__descriptor, pub_fetch_quote, req, out);
+}
+
+static rpc_status list_passes(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  (void)msg;
+  return cached(ctx, PUB_KIND_PASSES, "", "list", &metro__ticket__v1__list_passes_response__descriptor,
+                pub_fetch_passes, NULL, out);
+}
+
+static rpc_status list_passenger_discounts(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  (void)msg;
+  return cached(ctx, PUB_KIND_DISCOUNTS, "", "list", &metro__ticket__v1__list_passenger_discounts_response__descriptor,
+                pub_fetch_discounts, NULL, out);
+}
+
 /* ---- administration ---- */
 
 static rpc_status flush_cache(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
@@ -238,6 +286,10 @@ static const rpc_method_impl methods[] = {
     {"ListLineTrips", list_line_trips, 0},
     {"ListDepartures", list_departures, 0},
     {"GetGtfsFeed", get_gtfs_feed, 60000},
+    {"ListFares", list_fares, 0},
+    {"QuoteFare", quote_fare, 0},
+    {"ListPasses", list_passes, 0},
+    {"ListPassengerDiscounts", list_passenger_discounts, 0},
     {"FlushCache", flush_cache, 0},
 };
 

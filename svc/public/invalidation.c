@@ -1,5 +1,6 @@
 /* Which cached answers an event makes stale (domain spec §13, §18): catalog.changed and
- * station.* from transport, catalog.changed from ticket (fares, passes, discounts), and
+ * station.* from transport (quotes are priced over the network, so fares go too),
+ * catalog.changed from ticket (fares, passes, discounts; promotions touch nothing cached), and
  * schedule.generated from control (or catalog.changed "trips"), which touch one line and date. */
 #include <string.h>
 
@@ -10,15 +11,17 @@
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-static const pub_kind network_kinds[] = {PUB_KIND_STATIONS, PUB_KIND_LINES,      PUB_KIND_JOURNEYS,
-                                         PUB_KIND_TRIPS,    PUB_KIND_DEPARTURES, PUB_KIND_GTFS};
-static const pub_kind station_state_kinds[] = {PUB_KIND_STATIONS, PUB_KIND_LINES, PUB_KIND_JOURNEYS, PUB_KIND_GTFS};
+static const pub_kind network_kinds[] = {PUB_KIND_STATIONS,   PUB_KIND_LINES, PUB_KIND_JOURNEYS, PUB_KIND_TRIPS,
+                                         PUB_KIND_DEPARTURES, PUB_KIND_GTFS,  PUB_KIND_FARES};
+static const pub_kind station_state_kinds[] = {PUB_KIND_STATIONS, PUB_KIND_LINES, PUB_KIND_JOURNEYS, PUB_KIND_GTFS,
+                                               PUB_KIND_FARES};
 static const pub_kind timetable_kinds[] = {PUB_KIND_TRIPS, PUB_KIND_DEPARTURES, PUB_KIND_GTFS};
 static const pub_kind fare_kinds[] = {PUB_KIND_FARES};
 static const pub_kind pass_kinds[] = {PUB_KIND_PASSES};
 static const pub_kind discount_kinds[] = {PUB_KIND_DISCOUNTS, PUB_KIND_FARES};
 
-/* catalog.changed: the entity names what moved. Unknown entities invalidate everything. */
+/* catalog.changed: the entity names what moved. Unknown entities invalidate everything;
+ * a known one without kinds, nothing. */
 static const struct {
   const char *entity;
   const pub_kind *kinds;
@@ -30,6 +33,7 @@ static const struct {
     {"train", timetable_kinds, N(timetable_kinds)},     {"fare", fare_kinds, N(fare_kinds)},
     {"pass", pass_kinds, N(pass_kinds)},                {"discount", discount_kinds, N(discount_kinds)},
     {"passenger_type", discount_kinds, N(discount_kinds)},
+    {"promotion", NULL, 0}, /* public quotes carry no promotion */
 };
 
 static int whole(const pub_kind *kinds, int n, pub_invalidation *out) {

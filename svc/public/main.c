@@ -1,6 +1,6 @@
 /* metro-public: the read side riders' apps use without logging in (domain spec §18).
- * Serves metro.public.v1.PublicService from a Redis cache filled from the transport
- * service, and consumes the network and schedule events that invalidate it. */
+ * Serves metro.public.v1.PublicService from a Redis cache filled from the transport and
+ * ticket services, and consumes the network, schedule and catalog events that invalidate it. */
 #include "common/service.h"
 #include "svc/public/public.h"
 
@@ -25,10 +25,15 @@ int main(void) {
        "deadline of a read from transport; past it the last cached value is served"},
       {"METRO_PUBLIC_GTFS_TIMEOUT_MS", CFG_INT, "30000", false, 100, 120000, &p->gtfs_timeout_ms,
        "deadline of a GTFS export from transport"},
+      {"METRO_TICKET_GRPC", CFG_STRING, "127.0.0.1:50054", false, 0, 0, &p->ticket_addr,
+       "the ticket service's gRPC address (fares, quotes, passes, passenger discounts)"},
+      {"METRO_PUBLIC_TICKET_TIMEOUT_MS", CFG_INT, "3000", false, 50, 60000, &p->ticket_timeout_ms,
+       "deadline of a read from ticket (a quote includes ticket's own call to transport); past it the last "
+       "cached value is served"},
       {"METRO_PUBLIC_CACHE_TTL_S", CFG_INT, "3600", false, 1, 86400, &p->cache_ttl_s,
-       "how long a cached answer is served without asking transport again"},
+       "how long a cached answer is served without asking transport or ticket again"},
       {"METRO_PUBLIC_STALE_TTL_S", CFG_INT, "604800", false, 60, 2592000, &p->stale_ttl_s,
-       "how long the last answer is kept to be served while transport is unreachable"},
+       "how long the last answer is kept to be served while transport or ticket is unreachable"},
   };
   const ev_consumer_config group = {
       .group = "public", .subs = pub_subscriptions, .n_subs = pub_n_subscriptions, .state = &state};

@@ -1,5 +1,6 @@
 /* The public service's shared declarations: its settings, the request rules, the local
- * calendar, the calls to the transport service, and the events that invalidate the cache. */
+ * calendar, the calls to the transport and ticket services, and the events that invalidate
+ * the cache. */
 #ifndef METRO_PUBLIC_H
 #define METRO_PUBLIC_H
 
@@ -9,16 +10,20 @@
 #include "common/events.h"
 #include "common/rpc_server.h"
 #include "metro/public/v1/public.pb-c.h"
+#include "metro/ticket/v1/ticket.pb-c.h"
 #include "metro/transport/v1/transport.pb-c.h"
 #include "svc/public/cache.h"
 
 #define PUB_MAX_PAGE_SIZE 500
 #define PUB_MAX_LIST_ITEMS 10000 /* bound on a whole list assembled from transport's pages */
+#define PUB_MAX_PASSENGERS 20     /* people on one quote, in all (domain spec §6, §19) */
 
 typedef struct pub_settings {
   char *transport_addr;
   int64_t transport_timeout_ms;  /* short, so a hung transport falls back to the cache quickly */
   int64_t gtfs_timeout_ms;
+  char *ticket_addr;
+  int64_t ticket_timeout_ms;     /* likewise for ticket (a quote includes ticket's call to transport) */
   int64_t cache_ttl_s;
   int64_t stale_ttl_s;
 } pub_settings;
@@ -42,6 +47,11 @@ rpc_status pub_check_date(rpc_ctx *ctx, const char *field, const char *value, bo
 rpc_status pub_check_clock(rpc_ctx *ctx, const char *field, const char *value, int *seconds);
 /* A page token transport issued: at most 64 base64url characters (INVALID_PAGE_TOKEN). */
 rpc_status pub_check_foreign_token(rpc_ctx *ctx, const char *value);
+/* A public quote (QuoteFare), in this order: both stations as pub_check_id
+ * (STATION_NOT_FOUND), different (SAME_STATION on destinationStationId), tripType "oneway" or
+ * "return" (INVALID_TRIP_TYPE), passengers given with each count 0-20 and 1-20 in all
+ * (INVALID_PASSENGER_COUNT on passengers). What passes is key-safe. */
+rpc_status pub_check_quote(rpc_ctx *ctx, const Metro__Ticket__V1__QuoteFareRequest *r);
 /* Paging over a whole cached list: page_size 0 = everything. */
 rpc_status pub_page(rpc_ctx *ctx, int32_t page_size, const char *token, size_t total, size_t *offset, size_t *count);
 /* The token of the page after [offset, offset + count), "" when it was the last. */
@@ -74,6 +84,20 @@ rpc_status pub_fetch_journey(rpc_ctx *ctx, const void *arg, ProtobufCMessage **o
 rpc_status pub_fetch_line_trips(rpc_ctx *ctx, const void *arg, ProtobufCMessage **out);
 rpc_status pub_fetch_departures(rpc_ctx *ctx, const void *arg, ProtobufCMessage **out);
 rpc_status pub_fetch_gtfs(rpc_ctx *ctx, const void *arg, ProtobufCMessage **out);
+
+/* ---- ticket_source.c: the fares, passes and discounts behind the cache ---- */
+
+/* One call to metro.ticket.v1.TicketService/<method>, forwarding the caller's metadata,
+ * with the short ticket deadline (or timeout_ms when > 0). */
+rpc_status pub_ticket_call(rpc_ctx *ctx, const char *method, const ProtobufCMessage *req,
+                           const ProtobufCMessageDescriptor *resp_type, ProtobufCMessage **resp, int timeout_ms);
+/* arg unused; the answers are ticket's ListFaresResponse / ListPassesResponse /
+ * ListPassengerDiscountsResponse. */
+rpc_status pub_fetch_fares(rpc_ctx *ctx, const void *arg, ProtobufCMessage **out);
+rpc_status pub_fetch_passes(rpc_ctx *ctx, const void *arg, ProtobufCMessage **out);
+rpc_status pub_fetch_discounts(rpc_ctx *ctx, const void *arg, ProtobufCMessage **out);
+/* arg: a Metro__Ticket__V1__QuoteFareRequest; the answer is a Metro__Ticket__V1__Quote. */
+rpc_status pub_fetch_quote(rpc_ctx *ctx, const void *arg, ProtobufCMessage **out);
 
 /* ---- invalidation.c: which cached kinds (and scopes) an event makes stale ---- */
 

@@ -1,5 +1,5 @@
-/* The public service's request rules: ids, dates, clock times and page tokens are checked
- * before anything else, because they become cache keys and transport requests. */
+/* The public service's request rules: ids, dates, clock times, page tokens and quotes are
+ * checked before anything else, because they become cache keys and transport or ticket requests. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +66,35 @@ rpc_status pub_check_foreign_token(rpc_ctx *ctx, const char *value) {
   if (strlen(value) > MAX_FOREIGN_TOKEN ||
       !text_only_chars(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"))
     return rpc_invalid(ctx->arena, "pageToken", "INVALID_PAGE_TOKEN", "pageToken is not one this API issued");
+  return RPC_OK;
+}
+
+rpc_status pub_check_quote(rpc_ctx *ctx, const Metro__Ticket__V1__QuoteFareRequest *r) {
+  rpc_status st = pub_check_id(ctx, "originStationId", r->origin_station_id, "STATION_NOT_FOUND", "station");
+  if (rpc_ok(st))
+    st = pub_check_id(ctx, "destinationStationId", r->destination_station_id, "STATION_NOT_FOUND", "station");
+  if (!rpc_ok(st)) return st;
+  if (strcmp(r->origin_station_id, r->destination_station_id) == 0)
+    return rpc_invalid(ctx->arena, "destinationStationId", "SAME_STATION",
+                       "the origin and the destination are the same station");
+  const char *trip = r->trip_type ? r->trip_type : "";
+  if (strcmp(trip, "oneway") != 0 && strcmp(trip, "return") != 0)
+    return rpc_invalid(ctx->arena, "tripType", "INVALID_TRIP_TYPE", "tripType must be oneway or return");
+  const Metro__Ticket__V1__PassengerCounts *p = r->passengers;
+  if (!p)
+    return rpc_invalid(ctx->arena, "passengers", "INVALID_PASSENGER_COUNT",
+                       "passengers is required: counts per passenger type, 1-%d people in all", PUB_MAX_PASSENGERS);
+  const int32_t counts[] = {p->adult, p->child, p->teenager, p->student, p->senior, p->elder};
+  int total = 0;
+  for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+    if (counts[i] < 0 || counts[i] > PUB_MAX_PASSENGERS)
+      return rpc_invalid(ctx->arena, "passengers", "INVALID_PASSENGER_COUNT",
+                         "each passenger count must be 0-%d", PUB_MAX_PASSENGERS);
+    total += counts[i];
+  }
+  if (total < 1 || total > PUB_MAX_PASSENGERS)
+    return rpc_invalid(ctx->arena, "passengers", "INVALID_PASSENGER_COUNT", "a quote is for 1-%d people in all",
+                       PUB_MAX_PASSENGERS);
   return RPC_OK;
 }
 

@@ -1,0 +1,85 @@
+/* Idempotency-Key of purchases (domain spec §9): a key is claimed per account inside the
+ * purchase transaction, with the hash of the request and, once the ticket exists, its first
+ * answer. A retry with the same body gets that answer; another body gets 409. Keys live 24 h. */
+#include <string.h>
+
+#include "common/crypto.h"
+#include "common/pg.h"
+#include "svc/ticket/ticket.h"
+
+#define MAX_KEY_LEN 128
+
+rpc_status tk_idem_prepare(rpc_ctx *ctx, const char *key, const ProtobufCMessage *request, tk_idem *out) {
+  memset(out, 0, sizeof *out);
+  if (!key) return RPC_OK;
+  size_t n = strlen(key);
+  bool printable = n > 0 && n <= MAX_KEY_LEN;
+  for (size_t i = 0; printable && i < n; i++) printable = key[i] > 0x20 && key[i] < 0x7f;
+  if (!printable)
+    return rpc_invalid(ctx->arena, "Idempotency-Key", "INVALID_IDEMPOTENCY_KEY",
+                       "Idempotency-Key must be 1-%d printable ASCII characters without spaces", MAX_KEY_LEN);
+  /* protobuf-c packs fields in number order, so equal requests hash equally whatever the
+   * order of the JSON members they came from. */
+  size_t len = protobuf_c_message_get_packed_size(request);
+  uint8_t *packed = arena_alloc(ctx->arena, len ? len : 1);
+  protobuf_c_message_pack(request, packed);
+  crypto_sha256(packed, len, out->hash);
+  out->key = key;
+  return RPC_OK;
+}
+
+static const Metro__Ticket__V1__Ticket *unpack_answer(rpc_ctx *ctx, const char *hex_bytea) {
+  size_t len = 0;
+  unsigned char *raw = PQunescapeBytea((const unsigned char *)hex_bytea, &len);
+  if (!raw) return NULL;
+  ProtobufCMessage *m = protobuf_c_message_unpack(&metro__ticket__v1__ticket__descriptor, &ctx->alloc, len, raw);
+  PQfreemem(raw);
+  return (const Metro__Ticket__V1__Ticket *)m;
+}
+
+rpc_status tk_idem_claim(rpc_ctx *ctx, const char *user_id, const tk_idem *k, Metro__Ticket__V1__Ticket **replay) {
+  *replay = NULL;
+  if (!k->key) return RPC_OK;
+  const char *hash = pg_bytea_literal(ctx->arena, k->hash, sizeof k->hash);
+  const char *params[] = {user_id, k->key, hash};
+  /* An expired claim is forgotten first. */
+  rpc_status st = pg_exec(ctx->arena, NULL,
+                          "DELETE FROM idempotency_keys WHERE user_id = $1::uuid AND key = $2 "
+                          "AND created_at < now() - interval '24 hours'",
+                          2, params);
+  PGresult *r;
+  /* A concurrent purchase with the same key holds the row until it commits; this insert
+   * waits for it and then sees its answer. */
+  if (rpc_ok(st))
+    st = pg_exec(ctx->arena, &r,
+                 "INSERT INTO idempotency_keys (user_id, key, request_hash, ticket_id, response) "
+                 "VALUES ($1::uuid, $2, $3::bytea, '00000000-0000-4000-8000-000000000000', ''::bytea) "
+                 "ON CONFLICT (user_id, key) DO NOTHING RETURNING 1",
+                 3, params);
+  if (!rpc_ok(st) || PQntuples(r) == 1) return st;
+  st = pg_exec(ctx->arena, &r,
+               "SELECT request_hash = $3::bytea, response FROM idempotency_keys WHERE user_id = $1::uuid AND key = $2",
+               3, params);
+  if (!rpc_ok(st)) return st;
+  if (PQntuples(r) == 0)
+    return rpc_error(ctx->arena, GRPC_STATUS_ABORTED, "CONCURRENT_UPDATE", "the Idempotency-Key moved; try again");
+  if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
+    return rpc_error(ctx->arena, GRPC_STATUS_FAILED_PRECONDITION, "IDEMPOTENCY_KEY_REUSED",
+                     "this Idempotency-Key was used for a different purchase");
+  const Metro__Ticket__V1__Ticket *t = unpack_answer(ctx, PQgetvalue(r, 0, 1));
+  if (!t || !t->ticket_id || !*t->ticket_id) return rpc_internal("ticket: a stored idempotent answer does not decode");
+  *replay = (Metro__Ticket__V1__Ticket *)t;
+  return RPC_OK;
+}
+
+rpc_status tk_idem_store(rpc_ctx *ctx, const char *user_id, const tk_idem *k, const Metro__Ticket__V1__Ticket *t) {
+  if (!k->key) return RPC_OK;
+  size_t len = protobuf_c_message_get_packed_size(&t->base);
+  uint8_t *packed = arena_alloc(ctx->arena, len ? len : 1);
+  protobuf_c_message_pack(&t->base, packed);
+  const char *params[] = {user_id, k->key, t->ticket_id, pg_bytea_literal(ctx->arena, packed, len)};
+  return pg_exec(ctx->arena, NULL,
+                 "UPDATE idempotency_keys SET ticket_id = $3::uuid, response = $4::bytea "
+                 "WHERE user_id = $1::uuid AND key = $2",
+                 4, params);
+}

@@ -1,0 +1,75 @@
+/* The jobs the scheduler calls (domain spec §17), as gRPC methods: each takes a batch of
+ * due tickets with FOR UPDATE SKIP LOCKED (so replicas and overlapping runs share the work),
+ * moves them in one transaction and returns how many moved. Running one twice is harmless. */
+#include <stdlib.h>
+
+#include "common/pg.h"
+#include "svc/ticket/ticket.h"
+
+#define DEFAULT_BATCH 500
+#define MAX_BATCH 5000
+
+typedef struct job {
+  const char *due_sql; /* ticket ids, oldest first, locked, LIMIT $1 */
+  tk_trigger trigger;
+  const char *reason;
+  bool at_due_time;    /* activation: validFrom = the due time (column 2 of due_sql, µs) */
+} job;
+
+static const job expire_unpaid = {
+    "SELECT ticket_id, 0 FROM tickets WHERE status = 'pending_payment' AND payment_deadline < now() "
+    "ORDER BY payment_deadline LIMIT $1::int FOR UPDATE SKIP LOCKED",
+    TK_ON_DEADLINE, "payment_timeout", false};
+static const job expire_ended = {
+    "SELECT ticket_id, 0 FROM tickets WHERE status IN ('active', 'abused') AND valid_until < now() "
+    "ORDER BY valid_until LIMIT $1::int FOR UPDATE SKIP LOCKED",
+    TK_ON_VALIDITY_ENDED, "validity_ended", false};
+static const job auto_activate = {
+    "SELECT ticket_id, (extract(epoch FROM auto_activate_at) * 1000000)::bigint FROM tickets "
+    "WHERE status = 'inactive' AND auto_activate_at <= now() ORDER BY auto_activate_at LIMIT $1::int "
+    "FOR UPDATE SKIP LOCKED",
+    TK_ON_ACTIVATE, "job", true};
+
+static rpc_status run(rpc_ctx *ctx, const job *j, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  const Metro__Ticket__V1__RunJobRequest *r = (const void *)msg;
+  if (r->batch_size < 0 || r->batch_size > MAX_BATCH)
+    return rpc_invalid(ctx->arena, "batchSize", "INVALID_BATCH_SIZE", "batchSize must be 0-%d", MAX_BATCH);
+  const char *params[] = {arena_printf(ctx->arena, "%d", r->batch_size ? r->batch_size : DEFAULT_BATCH)};
+  rpc_status st = pg_begin(ctx->arena);
+  if (!rpc_ok(st)) return st;
+  PGresult *due;
+  int moved = 0;
+  st = pg_exec(ctx->arena, &due, j->due_sql, 1, params);
+  for (int i = 0; rpc_ok(st) && i < PQntuples(due); i++) {
+    tk_row *row, *after;
+    st = tk_ticket_get(ctx, PQgetvalue(due, i, 0), true, &row);
+    if (!rpc_ok(st) || !row) continue;
+    tk_move m = {.trigger = j->trigger, .reason = j->reason,
+                 .at_us = j->at_due_time ? atoll(PQgetvalue(due, i, 1)) : 0};
+    st = tk_ticket_move(ctx, row, &m, &after);
+    if (rpc_ok(st)) moved++;
+  }
+  /* Idempotency keys older than their 24 hours go with the unpaid-ticket sweep. */
+  if (rpc_ok(st) && j == &expire_unpaid)
+    st = pg_exec(ctx->arena, NULL,
+                 "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys "
+                 "WHERE created_at < now() - interval '24 hours' LIMIT $1::int)",
+                 1, params);
+  st = tk_finish_tx(ctx, st);
+  if (!rpc_ok(st)) return st;
+  Metro__Ticket__V1__RunJobResponse *resp =
+      RPC_NEW(ctx, Metro__Ticket__V1__RunJobResponse, metro__ticket__v1__run_job_response__init);
+  resp->processed = moved;
+  *out = &resp->base;
+  return RPC_OK;
+}
+
+rpc_status tk_expire_unpaid(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  return run(ctx, &expire_unpaid, msg, out);
+}
+rpc_status tk_expire_ended(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  return run(ctx, &expire_ended, msg, out);
+}
+rpc_status tk_auto_activate_passes(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  return run(ctx, &auto_activate, msg, out);
+}

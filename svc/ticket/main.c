@@ -1,0 +1,54 @@
+/* metro-ticket: fares, passenger discounts, passes, promotions, quotes, purchases and the
+ * ticket lifecycle (domain spec §5-§9). Serves metro.ticket.v1.TicketService, consumes the
+ * payment events and publishes ticket.* and catalog.changed through its outbox. */
+#include "common/service.h"
+#include "svc/ticket/ticket.h"
+
+extern const pg_migration *const ticket_migrations;
+
+static tk_state state;
+
+int main(void) {
+  tk_settings *t = &state.settings;
+  const cfg_setting settings[] = {
+      {"METRO_TRANSPORT_GRPC", CFG_STRING, "127.0.0.1:50053", false, 0, 0, &t->transport_addr,
+       "the transport service (journey planner, lines)"},
+      {"METRO_USER_GRPC", CFG_STRING, "127.0.0.1:50052", false, 0, 0, &t->user_addr,
+       "the user service (passenger profiles)"},
+      {"METRO_AUTH_GRPC", CFG_STRING, "127.0.0.1:50051", false, 0, 0, &t->auth_addr,
+       "the auth service (email verification)"},
+      {"METRO_TICKET_CALL_TIMEOUT_MS", CFG_INT, "3000", false, 50, 60000, &t->call_timeout_ms,
+       "deadline of a call to transport, user or auth"},
+      {"METRO_BASE_FARE", CFG_INT, "10000", false, 1000, 1000000, &t->default_base_price,
+       "base fare of a line without a price of its own (VND)"},
+      {"METRO_RETURN_FACTOR_PERCENT", CFG_INT, "150", false, 100, 300, &t->return_factor_percent,
+       "price of a return ticket as a percentage of the one-way journey"},
+      {"METRO_PAYMENT_DEADLINE_S", CFG_INT, "900", false, 10, 86400, &t->payment_deadline_s,
+       "time to pay a pending ticket"},
+      {"METRO_SINGLE_VALIDITY_DAYS", CFG_INT, "30", false, 1, 365, &t->single_validity_days,
+       "validity of single and return tickets from payment"},
+      {"METRO_PASS_AUTO_ACTIVATE_DAYS", CFG_INT, "30", false, 0, 365, &t->auto_activate_days,
+       "a paid pass activates itself this long after purchase"},
+      {"METRO_OWNER_REFUND_PERCENT", CFG_INT, "100", false, 0, 100, &t->owner_refund_percent,
+       "refund of an owner's cancellation of an unused paid ticket"},
+      {"METRO_REQUIRE_VERIFIED_EMAIL", CFG_BOOL, "true", false, 0, 0, &t->require_verified_email,
+       "purchases need a verified email (403 EMAIL_NOT_VERIFIED)"},
+  };
+  const ev_consumer_config group = {
+      .group = "ticket", .subs = tk_subscriptions, .n_subs = tk_n_subscriptions, .state = &state};
+  service_def def = {
+      .name = "ticket",
+      .default_grpc_addr = "127.0.0.1:50054",
+      .default_metrics_port = 9104,
+      .migrations = ticket_migrations,
+      .services = &ticket_service_impl,
+      .n_services = 1,
+      .settings = settings,
+      .n_settings = (int)(sizeof settings / sizeof settings[0]),
+      .state = &state,
+      .produces_events = true,
+      .consumers = &group,
+      .n_consumers = 1,
+  };
+  return service_run(&def);
+}
