@@ -475,7 +475,7 @@ static void test_admin_lists_tickets_with_pagination(void **state) {
   (void)state;
   rider p;
   new_rider(&p);
-  char id[64], path[256], token[256] = "";
+  char id[64], path[512], token[256] = "";
   for (int i = 0; i < 5; i++) buy_ok(&p, ONEWAY_BODY("vnpay"), id, "pending_payment");
   int seen = 0;
   for (int page = 0; page < 5; page++) {
