@@ -37,6 +37,35 @@ static const Metro__Ticket__V1__Ticket *unpack_answer(rpc_ctx *ctx, const char *
   return (const Metro__Ticket__V1__Ticket *)m;
 }
 
+/* The answer a live claim holds: same request -> *replay (NULL while the first purchase has
+ * not committed one), another request -> IDEMPOTENCY_KEY_REUSED; *found false when none. */
+static rpc_status stored_answer(rpc_ctx *ctx, const char *const params[3], bool *found,
+                                Metro__Ticket__V1__Ticket **replay) {
+  PGresult *r;
+  rpc_status st = pg_exec(ctx->arena, &r,
+                          "SELECT request_hash = $3::bytea, response FROM idempotency_keys WHERE user_id = $1::uuid "
+                          "AND key = $2 AND created_at >= now() - interval '24 hours'",
+                          3, params);
+  *found = rpc_ok(st) && PQntuples(r) == 1;
+  if (!*found) return st;
+  if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
+    return rpc_error(ctx->arena, GRPC_STATUS_FAILED_PRECONDITION, "IDEMPOTENCY_KEY_REUSED",
+                     "this Idempotency-Key was used for a different purchase");
+  if (PQgetlength(r, 0, 1) <= 2) return RPC_OK; /* "\x": claimed, not answered yet */
+  const Metro__Ticket__V1__Ticket *t = unpack_answer(ctx, PQgetvalue(r, 0, 1));
+  if (!t || !t->ticket_id || !*t->ticket_id) return rpc_internal("ticket: a stored idempotent answer does not decode");
+  *replay = (Metro__Ticket__V1__Ticket *)t;
+  return RPC_OK;
+}
+
+rpc_status tk_idem_lookup(rpc_ctx *ctx, const char *user_id, const tk_idem *k, Metro__Ticket__V1__Ticket **replay) {
+  *replay = NULL;
+  if (!k->key || !user_id) return RPC_OK;
+  const char *params[] = {user_id, k->key, pg_bytea_literal(ctx->arena, k->hash, sizeof k->hash)};
+  bool found;
+  return stored_answer(ctx, params, &found, replay);
+}
+
 rpc_status tk_idem_claim(rpc_ctx *ctx, const char *user_id, const tk_idem *k, Metro__Ticket__V1__Ticket **replay) {
   *replay = NULL;
   if (!k->key) return RPC_OK;
@@ -57,19 +86,12 @@ rpc_status tk_idem_claim(rpc_ctx *ctx, const char *user_id, const tk_idem *k, Me
                  "ON CONFLICT (user_id, key) DO NOTHING RETURNING 1",
                  3, params);
   if (!rpc_ok(st) || PQntuples(r) == 1) return st;
-  st = pg_exec(ctx->arena, &r,
-               "SELECT request_hash = $3::bytea, response FROM idempotency_keys WHERE user_id = $1::uuid AND key = $2",
-               3, params);
-  if (!rpc_ok(st)) return st;
-  if (PQntuples(r) == 0)
+  /* The claim committed by another purchase is visible now (read committed). */
+  bool found;
+  st = stored_answer(ctx, params, &found, replay);
+  if (rpc_ok(st) && (!found || !*replay))
     return rpc_error(ctx->arena, GRPC_STATUS_ABORTED, "CONCURRENT_UPDATE", "the Idempotency-Key moved; try again");
-  if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
-    return rpc_error(ctx->arena, GRPC_STATUS_FAILED_PRECONDITION, "IDEMPOTENCY_KEY_REUSED",
-                     "this Idempotency-Key was used for a different purchase");
-  const Metro__Ticket__V1__Ticket *t = unpack_answer(ctx, PQgetvalue(r, 0, 1));
-  if (!t || !t->ticket_id || !*t->ticket_id) return rpc_internal("ticket: a stored idempotent answer does not decode");
-  *replay = (Metro__Ticket__V1__Ticket *)t;
-  return RPC_OK;
+  return st;
 }
 
 rpc_status tk_idem_store(rpc_ctx *ctx, const char *user_id, const tk_idem *k, const Metro__Ticket__V1__Ticket *t) {

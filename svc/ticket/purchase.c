@@ -145,6 +145,12 @@ rpc_status tk_create_ticket(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufC
   tk_idem idem;
   rpc_status st = tk_idem_prepare(ctx, ctx->idempotency_key, msg, &idem);
   if (!rpc_ok(st)) return st;
+  Metro__Ticket__V1__Ticket *replay = NULL;
+  if (!rpc_ok(st = tk_idem_lookup(ctx, ctx->caller.user_id, &idem, &replay))) return st;
+  if (replay) {
+    *out = &replay->base;
+    return RPC_OK;
+  }
   tk_passenger who;
   tk_promo_row *promo;
   Metro__Ticket__V1__Quote *q;
@@ -156,7 +162,6 @@ rpc_status tk_create_ticket(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufC
   bool free_ticket = q->total_price == 0;
 
   if (!rpc_ok(st = pg_begin(ctx->arena))) return st;
-  Metro__Ticket__V1__Ticket *replay = NULL;
   st = tk_idem_claim(ctx, who.user_id, &idem, &replay);
   if (rpc_ok(st) && replay) {
     pg_rollback();

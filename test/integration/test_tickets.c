@@ -332,12 +332,24 @@ static void test_a_full_promotion_takes_the_free_path(void **state) {
   rider p;
   new_rider(&p);
   char code[64], promo_id[64], body[512], id[64];
-  new_promotion("percentage", 100, NULL, code, promo_id);
+  new_promotion("percentage", 100, "\"userUsageLimit\":1", code, promo_id);
   snprintf(body, sizeof body,
            "{\"originStationId\":\"ben-thanh\",\"destinationStationId\":\"thao-dien\",\"tripType\":\"return\","
            "\"passengers\":{\"adult\":2},\"promotionCode\":\"%s\"}",
            code);
-  buy_ok(&p, body, id, "active");
+  const char *key = unique_name("free-");
+  http_response *first = buy(&p, body, key);
+  assert_int_equal(first->status, 200);
+  assert_string_equal(json_at(first, "status"), "active");
+  snprintf(id, sizeof id, "%s", json_at(first, "ticketId"));
+  http_response_free(first);
+  /* A retry with the key gets the first answer although the promotion is used up for this
+   * passenger now; a new purchase does not. */
+  http_response *again = buy(&p, body, key);
+  assert_int_equal(again->status, 200);
+  assert_string_equal(json_at(again, "ticketId"), id);
+  http_response_free(again);
+  expect_error("POST", "/v1/tickets", body, p.access, 400, "PROMOTION_EXHAUSTED", "promotionCode");
   http_response *r = get_ticket(&p, id);
   assert_string_equal(json_at(r, "paymentMethod"), "free");
   assert_int_equal(json_int(r, "totalPrice"), 0);
