@@ -1,11 +1,11 @@
-# Container image of Metro: builds metro-auth, metro-user, metro-transport, metro-public and
-# metro-transcoder on Debian 12 and ships them on bookworm-slim with only their runtime
-# libraries, running as a non-root user.
+# Container image of Metro: builds metro-auth, metro-user, metro-transport, metro-ticket,
+# metro-public and metro-transcoder on Debian 12 and ships them on bookworm-slim with only
+# their runtime libraries, running as a non-root user.
 #
 #   docker build -t registry.example.com/metro/metro:0.1.0 .
 #   docker run --rm registry.example.com/metro/metro:0.1.0 metro-transcoder   # exits 2: no config
 #
-# One image, five binaries: the Kubernetes manifests choose the binary with `command`.
+# One image, six binaries: the Kubernetes manifests choose the binary with `command`.
 # No secret is baked in: keys, passwords and URLs come from the environment at run time.
 
 ARG DEBIAN_RELEASE=bookworm
@@ -25,12 +25,12 @@ RUN apt-get update \
 WORKDIR /src
 COPY . .
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
- && ninja -C /build metro-auth metro-user metro-transport metro-public metro-transcoder
+ && ninja -C /build metro-auth metro-user metro-transport metro-ticket metro-public metro-transcoder
 
 # ---- runtime: shared libraries the binaries need (readelf NEEDED -> dpkg -S) ----
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
-# All five: libgrpc29 (libgrpc.so.29, libgpr.so.29), libprotobuf-c1, libssl3 (libcrypto.so.3),
-# libmicrohttpd12. The four services: libpq5, libhiredis0.14, librdkafka1 (the Kafka event
+# All six: libgrpc29 (libgrpc.so.29, libgpr.so.29), libprotobuf-c1, libssl3 (libcrypto.so.3),
+# libmicrohttpd12. The five services: libpq5, libhiredis0.14, librdkafka1 (the Kafka event
 # backend, linked even when METRO_KAFKA_BROKERS is empty). auth, transport and the gateway:
 # libjansson4. transport only: libzip4 (GTFS zip files). ca-certificates so libpq can verify
 # a managed PostgreSQL (sslrootcert=/etc/ssl/certs/ca-certificates.crt).
@@ -43,16 +43,16 @@ RUN groupadd --system --gid 10001 metro \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin metro
 COPY --from=build /build/svc/auth/metro-auth /build/svc/user/metro-user \
-     /build/svc/transport/metro-transport /build/svc/public/metro-public \
-     /build/transcoder/metro-transcoder /usr/local/bin/
+     /build/svc/transport/metro-transport /build/svc/ticket/metro-ticket \
+     /build/svc/public/metro-public /build/transcoder/metro-transcoder /usr/local/bin/
 # Fail the build if a library is missing: each binary must load and reject the empty
 # configuration with exit status 2 (127 would mean the loader gave up).
-RUN for b in metro-auth metro-user metro-transport metro-public metro-transcoder; do \
+RUN for b in metro-auth metro-user metro-transport metro-ticket metro-public metro-transcoder; do \
       if ldd "/usr/local/bin/$b" | grep 'not found'; then echo "$b: missing library" >&2; exit 1; fi; \
       rc=0; "$b" 2>/dev/null || rc=$?; \
       [ "$rc" -eq 2 ] || { echo "$b: expected exit 2 without configuration, got $rc" >&2; exit 1; }; \
     done
 USER 10001:10001
-# gRPC and metrics of auth, user, transport, public; transcoder REST (+ /metrics)
-EXPOSE 50051 9101 50052 9102 50053 9103 50055 9105 8080
+# gRPC and metrics of auth, user, transport, ticket, public; transcoder REST (+ /metrics)
+EXPOSE 50051 9101 50052 9102 50053 9103 50054 9104 50055 9105 8080
 CMD ["metro-auth"]

@@ -38,13 +38,13 @@ rpc_status ev_publish(arena *a, const char *type, const char *subject, const Pro
   size_t len;
   uint8_t *envelope = ev_envelope_pack(a, event_id, type, subject, data, traceparent, &len);
   const char *params[5] = {event_id, topic, type, subject, pg_bytea_literal(a, envelope, len)};
-  rpc_status st = pg_exec(a, NULL,
-                          "INSERT INTO outbox (event_id, topic, event_type, event_key, envelope)"
-                          " VALUES ($1, $2, $3, $4, $5::bytea)",
-                          5, params);
-  /* Delivered at commit (and folded into one per transaction): wakes the relay. */
-  if (rpc_ok(st)) st = pg_exec(a, NULL, "SELECT pg_notify('metro_outbox_' || current_schema(), '')", 0, NULL);
-  return st;
+  /* One round trip: the row, and the notification that wakes the relay (delivered at commit,
+   * folded into one per transaction). */
+  return pg_exec(a, NULL,
+                 "WITH row AS (INSERT INTO outbox (event_id, topic, event_type, event_key, envelope)"
+                 " VALUES ($1, $2, $3, $4, $5::bytea) RETURNING 1)"
+                 " SELECT pg_notify('metro_outbox_' || current_schema(), '') FROM row",
+                 5, params);
 }
 
 /* ---- the relay ---- */

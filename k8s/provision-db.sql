@@ -1,10 +1,11 @@
 -- Creates the PostgreSQL login roles metro_<service> and their schemas (auth, user, transport,
--- public) plus the shared schema events (the embedded event log) in the current database:
--- what scripts/pg-provision.sh does locally, for a DBA on the managed server. Idempotent.
+-- ticket, public) plus the shared schema events (the embedded event log) in the current
+-- database: what scripts/pg-provision.sh does locally, for a DBA on the managed server.
+-- Idempotent.
 -- Run it from the repository root (it includes sql/events/*.sql by relative path):
 --
 --   METRO_AUTH_DB_PASSWORD=... METRO_USER_DB_PASSWORD=... METRO_TRANSPORT_DB_PASSWORD=... \
---   METRO_PUBLIC_DB_PASSWORD=... \
+--   METRO_TICKET_DB_PASSWORD=... METRO_PUBLIC_DB_PASSWORD=... \
 --     psql "postgresql://ADMIN@pg.example.internal:5432/metro?sslmode=verify-full" \
 --          -X -v ON_ERROR_STOP=1 -f k8s/provision-db.sql
 --
@@ -32,6 +33,10 @@
 \else
   \getenv transport_password METRO_TRANSPORT_DB_PASSWORD
 \endif
+\if :{?ticket_password}
+\else
+  \getenv ticket_password METRO_TICKET_DB_PASSWORD
+\endif
 \if :{?public_password}
 \else
   \getenv public_password METRO_PUBLIC_DB_PASSWORD
@@ -48,6 +53,10 @@
 \else
   \set transport_password ''
 \endif
+\if :{?ticket_password}
+\else
+  \set ticket_password ''
+\endif
 \if :{?public_password}
 \else
   \set public_password ''
@@ -61,6 +70,7 @@ INSERT INTO metro_service VALUES
   ('metro_auth', 'auth', :'auth_password'),
   ('metro_user', 'user', :'user_password'),
   ('metro_transport', 'transport', :'transport_password'),
+  ('metro_ticket', 'ticket', :'ticket_password'),
   ('metro_public', 'public', :'public_password');
 SELECT string_agg(upper(schema), ', ') AS missing FROM metro_service WHERE password = '' \gset
 \if :{?missing}

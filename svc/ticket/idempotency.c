@@ -66,25 +66,29 @@ rpc_status tk_idem_lookup(rpc_ctx *ctx, const char *user_id, const tk_idem *k, M
   return stored_answer(ctx, params, &found, replay);
 }
 
-rpc_status tk_idem_claim(rpc_ctx *ctx, const char *user_id, const tk_idem *k, Metro__Ticket__V1__Ticket **replay) {
+static const char *packed_answer(rpc_ctx *ctx, const Metro__Ticket__V1__Ticket *t) {
+  size_t len = protobuf_c_message_get_packed_size(&t->base);
+  uint8_t *packed = arena_alloc(ctx->arena, len ? len : 1);
+  protobuf_c_message_pack(&t->base, packed);
+  return pg_bytea_literal(ctx->arena, packed, len);
+}
+
+rpc_status tk_idem_claim(rpc_ctx *ctx, const char *user_id, const tk_idem *k, const Metro__Ticket__V1__Ticket *t,
+                         Metro__Ticket__V1__Ticket **replay) {
   *replay = NULL;
   if (!k->key) return RPC_OK;
   const char *hash = pg_bytea_literal(ctx->arena, k->hash, sizeof k->hash);
-  const char *params[] = {user_id, k->key, hash};
-  /* An expired claim is forgotten first. */
-  rpc_status st = pg_exec(ctx->arena, NULL,
-                          "DELETE FROM idempotency_keys WHERE user_id = $1::uuid AND key = $2 "
-                          "AND created_at < now() - interval '24 hours'",
-                          2, params);
+  const char *params[] = {user_id, k->key, hash, t->ticket_id, packed_answer(ctx, t)};
   PGresult *r;
-  /* A concurrent purchase with the same key holds the row until it commits; this insert
-   * waits for it and then sees its answer. */
-  if (rpc_ok(st))
-    st = pg_exec(ctx->arena, &r,
-                 "INSERT INTO idempotency_keys (user_id, key, request_hash, ticket_id, response) "
-                 "VALUES ($1::uuid, $2, $3::bytea, '00000000-0000-4000-8000-000000000000', ''::bytea) "
-                 "ON CONFLICT (user_id, key) DO NOTHING RETURNING 1",
-                 3, params);
+  /* One statement: a new claim carries its answer; an expired one is taken over; a live one
+   * (committed by an earlier purchase, or awaited while a concurrent one commits) is left. */
+  rpc_status st = pg_exec(ctx->arena, &r,
+                          "INSERT INTO idempotency_keys (user_id, key, request_hash, ticket_id, response) "
+                          "VALUES ($1::uuid, $2, $3::bytea, $4::uuid, $5::bytea) "
+                          "ON CONFLICT (user_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, "
+                          "ticket_id = EXCLUDED.ticket_id, response = EXCLUDED.response, created_at = now() "
+                          "WHERE idempotency_keys.created_at < now() - interval '24 hours' RETURNING 1",
+                          5, params);
   if (!rpc_ok(st) || PQntuples(r) == 1) return st;
   /* The claim committed by another purchase is visible now (read committed). */
   bool found;
@@ -92,16 +96,4 @@ rpc_status tk_idem_claim(rpc_ctx *ctx, const char *user_id, const tk_idem *k, Me
   if (rpc_ok(st) && (!found || !*replay))
     return rpc_error(ctx->arena, GRPC_STATUS_ABORTED, "CONCURRENT_UPDATE", "the Idempotency-Key moved; try again");
   return st;
-}
-
-rpc_status tk_idem_store(rpc_ctx *ctx, const char *user_id, const tk_idem *k, const Metro__Ticket__V1__Ticket *t) {
-  if (!k->key) return RPC_OK;
-  size_t len = protobuf_c_message_get_packed_size(&t->base);
-  uint8_t *packed = arena_alloc(ctx->arena, len ? len : 1);
-  protobuf_c_message_pack(&t->base, packed);
-  const char *params[] = {user_id, k->key, t->ticket_id, pg_bytea_literal(ctx->arena, packed, len)};
-  return pg_exec(ctx->arena, NULL,
-                 "UPDATE idempotency_keys SET ticket_id = $3::uuid, response = $4::bytea "
-                 "WHERE user_id = $1::uuid AND key = $2",
-                 4, params);
 }

@@ -162,7 +162,7 @@ rpc_status tk_create_ticket(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufC
   bool free_ticket = q->total_price == 0;
 
   if (!rpc_ok(st = pg_begin(ctx->arena))) return st;
-  st = tk_idem_claim(ctx, who.user_id, &idem, &replay);
+  st = tk_idem_claim(ctx, who.user_id, &idem, t, &replay);
   if (rpc_ok(st) && replay) {
     pg_rollback();
     *out = &replay->base;
@@ -176,7 +176,6 @@ rpc_status tk_create_ticket(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufC
   if (rpc_ok(st) && promo) st = tk_promo_reserve(ctx, &locked, t->ticket_id, who.passenger_id, free_ticket);
   if (rpc_ok(st)) st = publish_created(ctx, t, who.user_id);
   if (rpc_ok(st) && free_ticket) st = publish_free_activation(ctx, t, who.user_id);
-  if (rpc_ok(st)) st = tk_idem_store(ctx, who.user_id, &idem, t);
   st = tk_finish_tx(ctx, st);
   if (rpc_ok(st)) *out = &t->base;
   return st;

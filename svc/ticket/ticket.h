@@ -338,13 +338,14 @@ typedef struct tk_idem {
   uint8_t hash[32];
 } tk_idem;
 
-/* Claims (user, key) in the current transaction. When a previous purchase holds it:
- * same hash -> *replay = its stored answer; another hash -> 409 IDEMPOTENCY_KEY_REUSED. */
-rpc_status tk_idem_claim(rpc_ctx *ctx, const char *user_id, const tk_idem *k, Metro__Ticket__V1__Ticket **replay);
+/* Claims (user, key) in the current transaction with `t` as its answer. When a previous
+ * purchase holds the key: same hash -> *replay = its stored answer; another hash -> 409
+ * IDEMPOTENCY_KEY_REUSED. */
+rpc_status tk_idem_claim(rpc_ctx *ctx, const char *user_id, const tk_idem *k, const Metro__Ticket__V1__Ticket *t,
+                         Metro__Ticket__V1__Ticket **replay);
 /* Before any work: the answer of an earlier purchase with this key (so a retry is answered
  * even when the promotion it used is exhausted by now), or IDEMPOTENCY_KEY_REUSED. */
 rpc_status tk_idem_lookup(rpc_ctx *ctx, const char *user_id, const tk_idem *k, Metro__Ticket__V1__Ticket **replay);
-rpc_status tk_idem_store(rpc_ctx *ctx, const char *user_id, const tk_idem *k, const Metro__Ticket__V1__Ticket *t);
 /* 400 INVALID_IDEMPOTENCY_KEY for a key that is not 1-128 printable ASCII characters. */
 rpc_status tk_idem_prepare(rpc_ctx *ctx, const char *key, const ProtobufCMessage *request, tk_idem *out);
 

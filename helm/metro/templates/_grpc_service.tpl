@@ -1,6 +1,6 @@
 {{/*
 The Deployment, ClusterIP Service (ports "grpc" and "metrics") and PodDisruptionBudget of one
-gRPC service (auth, user, transport, public), from .Values.<component>. Arguments (dict):
+gRPC service (auth, user, transport, ticket, public), from .Values.<component>. Arguments (dict):
   ctx              the root context ($)
   component        "auth", "user", ...; the binary is /usr/local/bin/metro-<component> and
                    METRO_PG_URL comes from the Secret key <component>-pg-url
