@@ -139,6 +139,8 @@ static const struct {
     {"INVALID_STATUS_TRANSITION", 409},
     {"TICKET_NOT_CANCELLABLE", 409},
     {"IDEMPOTENCY_KEY_REUSED", 409},
+    {"TICKET_NOT_ACTIVE", 409},
+    {"NO_ENTRY_RECORDED", 409},
 };
 
 const char *rpc_code_name(grpc_status_code code) {

@@ -93,6 +93,7 @@ start)
   mkdir -p "$dir/secrets"
   chmod 700 "$dir/secrets"
   [ -s "$dir/secrets/jwt-ed25519.pem" ] || (umask 077 && openssl genpkey -algorithm ed25519 -out "$dir/secrets/jwt-ed25519.pem")
+  [ -s "$dir/secrets/qr-ed25519.pem" ] || (umask 077 && openssl genpkey -algorithm ed25519 -out "$dir/secrets/qr-ed25519.pem")
   [ -s "$dir/secrets/identity.secret" ] || (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/secrets/identity.secret")
 
   export METRO_IDENTITY_SECRET; METRO_IDENTITY_SECRET=$(cat "$dir/secrets/identity.secret")
@@ -100,6 +101,7 @@ start)
   export METRO_LOG_LEVEL=${METRO_LOG_LEVEL:-info}
 
   export METRO_JWT_PRIVATE_KEY_FILE=$dir/secrets/jwt-ed25519.pem
+  export METRO_QR_KEY_FILE=$dir/secrets/qr-ed25519.pem
   backends=""
   declare -A grpc_port
   for row in "${service_table[@]}"; do

@@ -83,6 +83,8 @@ rpc_status auth_validate_email(rpc_ctx *ctx, const char *field, const char *emai
 rpc_status auth_validate_username(rpc_ctx *ctx, const char *field, const char *username);
 rpc_status auth_validate_name(rpc_ctx *ctx, const char *field, const char *name);
 rpc_status auth_validate_password(rpc_ctx *ctx, const char *field, const char *password);
+/* passenger, staff, admin or gate. */
+bool auth_role_known(const char *role);
 rpc_status auth_validate_roles(rpc_ctx *ctx, const char *field, char *const *roles, size_t n);
 
 /* ---- profile_events.c: passenger.deleted, staff.deleted, staff.deactivated/reactivated ---- */

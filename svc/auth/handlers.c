@@ -376,8 +376,8 @@ static rpc_status list_users(rpc_ctx *ctx, const ProtobufCMessage *msg, Protobuf
   if (r->page_size < 0) return rpc_invalid(ctx->arena, "pageSize", "INVALID_PAGE_SIZE", "pageSize must be >= 0");
   int size = r->page_size == 0 ? DEFAULT_PAGE_SIZE : r->page_size > MAX_PAGE_SIZE ? MAX_PAGE_SIZE : r->page_size;
   const char *role = or_null(r->role), *after_created = NULL, *after_id = NULL;
-  if (role && strcmp(role, "passenger") != 0 && strcmp(role, "staff") != 0 && strcmp(role, "admin") != 0)
-    return rpc_invalid(ctx->arena, "role", "INVALID_ROLES", "role must be passenger, staff or admin");
+  if (role && !auth_role_known(role))
+    return rpc_invalid(ctx->arena, "role", "INVALID_ROLES", "role must be passenger, staff, admin or gate");
   if (or_null(r->page_token) && !page_token_decode(ctx, r->page_token, &after_created, &after_id))
     return rpc_invalid(ctx->arena, "pageToken", "INVALID_PAGE_TOKEN", "pageToken is not one this server issued");
   auth_account *rows;

@@ -49,12 +49,21 @@ rpc_status auth_validate_password(rpc_ctx *ctx, const char *field, const char *p
   return RPC_OK;
 }
 
+/* The roles an account may hold: riders, staff, admins, and gate devices (taps only). */
+static const char *const known_roles[] = {"passenger", "staff", "admin", "gate"};
+
+bool auth_role_known(const char *role) {
+  for (size_t i = 0; role && i < sizeof known_roles / sizeof known_roles[0]; i++)
+    if (strcmp(role, known_roles[i]) == 0) return true;
+  return false;
+}
+
 rpc_status auth_validate_roles(rpc_ctx *ctx, const char *field, char *const *roles, size_t n) {
   if (n == 0 || n > RPC_MAX_ROLES)
     return rpc_invalid(ctx->arena, field, "INVALID_ROLES", "%s must hold 1 to %d roles", field, RPC_MAX_ROLES);
   for (size_t i = 0; i < n; i++) {
-    if (strcmp(roles[i], "passenger") != 0 && strcmp(roles[i], "staff") != 0 && strcmp(roles[i], "admin") != 0)
-      return rpc_invalid(ctx->arena, field, "INVALID_ROLES", "%s: unknown role (passenger, staff, admin)", field);
+    if (!auth_role_known(roles[i]))
+      return rpc_invalid(ctx->arena, field, "INVALID_ROLES", "%s: unknown role (passenger, staff, admin, gate)", field);
     for (size_t k = 0; k < i; k++)
       if (strcmp(roles[i], roles[k]) == 0)
         return rpc_invalid(ctx->arena, field, "INVALID_ROLES", "%s: a role is repeated", field);

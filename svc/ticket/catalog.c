@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/field_mask.h"
 #include "common/pg.h"
 #include "common/text.h"
 #include "svc/ticket/ticket.h"
@@ -59,45 +60,6 @@ static bool time_in_range(const Google__Protobuf__Timestamp *ts) {
 static rpc_status not_found(rpc_ctx *ctx, const char *reason, const char *what, const char *id) {
   bool printable = id && strlen(id) <= 64 && !text_has_control(id) && text_utf8_length(id) >= 0;
   return rpc_error(ctx->arena, GRPC_STATUS_NOT_FOUND, reason, "no %s \"%s\"", what, printable ? id : "?");
-}
-
-/* ---- update masks (AIP-134) ---- */
-
-typedef struct mask_path {
-  const char *name; /* proto field name */
-  unsigned bit;
-} mask_path;
-
-/* "is_active", "isActive" and "IS_ACTIVE" compare equal. */
-static bool path_matches(const char *given, const char *name) {
-  const char *g = given;
-  for (const char *n = name; *n; n++) {
-    if (*n == '_') continue;
-    while (*g == '_') g++;
-    char c = *g >= 'A' && *g <= 'Z' ? (char)(*g - 'A' + 'a') : *g;
-    if (c != *n) return false;
-    g++;
-  }
-  return *g == '\0';
-}
-
-static rpc_status mask_bits(rpc_ctx *ctx, const Google__Protobuf__FieldMask *mask, const mask_path *paths,
-                            unsigned *bits) {
-  *bits = 0;
-  for (size_t i = 0; mask && i < mask->n_paths; i++) {
-    unsigned bit = 0;
-    for (const mask_path *p = paths; p->name && !bit; p++)
-      if (path_matches(mask->paths[i], p->name)) bit = p->bit;
-    if (!bit) {
-      const char *path = mask->paths[i];
-      bool printable = strlen(path) <= 64 &&
-                       text_only_chars(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.");
-      return rpc_invalid(ctx->arena, "updateMask", "UNKNOWN_FIELD", "updateMask: \"%s\" cannot be updated",
-                         printable ? path : "?");
-    }
-    *bits |= bit;
-  }
-  return RPC_OK;
 }
 
 /* ---- rows ---- */
@@ -473,10 +435,10 @@ rpc_status tk_create_passenger_discount(rpc_ctx *ctx, const ProtobufCMessage *ms
 }
 
 enum { D_KIND = 1, D_VALUE = 2, D_ACTIVE = 4, D_FROM = 8, D_UNTIL = 16, D_DESCRIPTION = 32 };
-static const mask_path discount_paths[] = {{"discount_type", D_KIND}, {"value", D_VALUE},
-                                           {"is_active", D_ACTIVE},   {"valid_from", D_FROM},
-                                           {"valid_until", D_UNTIL},  {"description", D_DESCRIPTION},
-                                           {NULL, 0}};
+static const fm_path discount_paths[] = {{"discount_type", D_KIND}, {"value", D_VALUE},
+                                         {"is_active", D_ACTIVE},   {"valid_from", D_FROM},
+                                         {"valid_until", D_UNTIL},  {"description", D_DESCRIPTION},
+                                         {NULL, 0}};
 
 /* Without a mask, the non-empty fields of the patch. */
 static unsigned discount_given(const Metro__Ticket__V1__PassengerDiscount *in) {
@@ -496,7 +458,7 @@ rpc_status tk_update_passenger_discount(rpc_ctx *ctx, const ProtobufCMessage *ms
   if (in->passenger_type && *in->passenger_type && strcmp(in->passenger_type, req->passenger_type) != 0)
     return rpc_invalid(ctx->arena, "passengerType", "IMMUTABLE_FIELD", "passengerType does not match the path");
   unsigned bits;
-  rpc_status st = mask_bits(ctx, req->update_mask, discount_paths, &bits);
+  rpc_status st = fm_mask_bits(ctx->arena, req->update_mask, discount_paths, false, "UNKNOWN_FIELD", &bits);
   if (!rpc_ok(st)) return st;
   if (!req->update_mask || req->update_mask->n_paths == 0) bits = discount_given(in);
 

@@ -21,7 +21,9 @@ static const job expire_unpaid = {
     "ORDER BY payment_deadline LIMIT $1::int FOR UPDATE SKIP LOCKED",
     TK_ON_DEADLINE, "payment_timeout", false};
 static const job expire_ended = {
+    /* A rider inside may still leave after validUntil (§10); an entry a day old no longer counts. */
     "SELECT ticket_id, 0 FROM tickets WHERE status IN ('active', 'abused') AND valid_until < now() "
+    "AND (NOT inside OR entry_at < now() - interval '1 day') "
     "ORDER BY valid_until LIMIT $1::int FOR UPDATE SKIP LOCKED",
     TK_ON_VALIDITY_ENDED, "validity_ended", false};
 static const job auto_activate = {

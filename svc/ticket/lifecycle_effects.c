@@ -9,12 +9,12 @@
 
 #define DAY_US (86400LL * 1000000)
 
-static rpc_status publish_activated(rpc_ctx *ctx, const tk_row *row, const char *trigger) {
-  const Metro__Ticket__V1__Ticket *t = row->ticket;
+rpc_status tk_publish_activated(rpc_ctx *ctx, const Metro__Ticket__V1__Ticket *t, const char *user_id,
+                                const char *qr_token, const char *trigger) {
   Metro__Events__V1__TicketActivated ev = METRO__EVENTS__V1__TICKET_ACTIVATED__INIT;
   ev.ticket_id = t->ticket_id;
   ev.passenger_id = t->passenger_id;
-  ev.user_id = (char *)row->user_id;
+  ev.user_id = (char *)user_id;
   ev.ticket_type = t->ticket_type;
   ev.origin_station_id = t->origin_station_id;
   ev.destination_station_id = t->destination_station_id;
@@ -22,7 +22,7 @@ static rpc_status publish_activated(rpc_ctx *ctx, const tk_row *row, const char 
   ev.total_price = t->total_price;
   ev.valid_from = t->valid_from;
   ev.valid_until = t->valid_until;
-  ev.qr_token = "";
+  ev.qr_token = (char *)(qr_token ? qr_token : "");
   ev.trigger = (char *)trigger;
   return ev_publish(ctx->arena, "ticket.activated", t->ticket_id, &ev.base, ctx->traceparent);
 }
@@ -78,10 +78,13 @@ rpc_status tk_ticket_move(rpc_ctx *ctx, const tk_row *row, const tk_move *m, tk_
   }
   int64_t now = tk_now_us();
   switch (m->trigger) {
-    case TK_ON_PAYMENT_COMPLETED:
+    case TK_ON_PAYMENT_COMPLETED: {
       if (c.to == TK_ACTIVE) set_validity(ctx, row, now, &c);
       else c.auto_activate_us = tk_timestamp_us(row->ticket->create_time) + tk_cfg(ctx)->auto_activate_days * DAY_US;
+      rpc_status st = tk_qr_issue(ctx, row->ticket, now, &c.qr_token, &c.qr_kid); /* usable now: its QR */
+      if (!rpc_ok(st)) return st;
       break;
+    }
     case TK_ON_ACTIVATE: set_validity(ctx, row, m->at_us ? m->at_us : now, &c); break;
     case TK_ON_OWNER_CANCEL:
     case TK_ON_ADMIN_CANCEL: refund_of(row, m->refund_percent, &c); break;
@@ -96,9 +99,12 @@ rpc_status tk_ticket_move(rpc_ctx *ctx, const tk_row *row, const tk_move *m, tk_
   switch (m->trigger) {
     case TK_ON_PAYMENT_COMPLETED:
       st = tk_promo_redeem(ctx, moved->ticket->ticket_id);
-      if (rpc_ok(st) && moved->status == TK_ACTIVE) st = publish_activated(ctx, moved, "payment");
+      if (rpc_ok(st) && moved->status == TK_ACTIVE)
+        st = tk_publish_activated(ctx, moved->ticket, moved->user_id, moved->qr_token, "payment");
       break;
-    case TK_ON_ACTIVATE: st = publish_activated(ctx, moved, m->reason ? m->reason : "owner"); break;
+    case TK_ON_ACTIVATE:
+      st = tk_publish_activated(ctx, moved->ticket, moved->user_id, moved->qr_token, m->reason ? m->reason : "owner");
+      break;
     case TK_ON_PAYMENT_FAILED:
     case TK_ON_OWNER_CANCEL:
     case TK_ON_ADMIN_CANCEL:

@@ -8,6 +8,11 @@ extern const pg_migration *const ticket_migrations;
 
 static tk_state state;
 
+static bool ticket_init(void *st, const service_settings *common) {
+  (void)common;
+  return tk_qr_load_keys(st);
+}
+
 int main(void) {
   tk_settings *t = &state.settings;
   const cfg_setting settings[] = {
@@ -33,6 +38,22 @@ int main(void) {
        "refund of an owner's cancellation of an unused paid ticket"},
       {"METRO_REQUIRE_VERIFIED_EMAIL", CFG_BOOL, "true", false, 0, 0, &t->require_verified_email,
        "purchases need a verified email (403 EMAIL_NOT_VERIFIED)"},
+      {"METRO_QR_KEY_FILE", CFG_STRING, NULL, true, 0, 0, &t->qr_key_file,
+       "Ed25519 PEM key that signs QR tokens (openssl genpkey -algorithm ed25519)"},
+      {"METRO_QR_KID", CFG_STRING, "qr-1", false, 0, 0, &t->qr_kid, "key id of the QR signing key"},
+      {"METRO_QR_PREVIOUS_KEY_FILES", CFG_STRING, "", false, 0, 0, &t->qr_previous_key_files,
+       "retired QR keys still verified and published while their tickets can tap: kid=path,kid=path"},
+      {"METRO_ABUSE_MIN_INTERVAL_MS", CFG_INT, "10000", false, 0, 600000, &t->abuse_min_interval_ms,
+       "a tap this soon after the previous one is abuse (0 turns the rule off)"},
+      {"METRO_DUPLICATE_TAP_MS", CFG_INT, "10000", false, 0, 600000, &t->duplicate_tap_ms,
+       "an identical repeat of an accepted tap at the same gate this soon is answered as a duplicate"},
+      {"METRO_ABUSE_WINDOW_MS", CFG_INT, "60000", false, 1000, 3600000, &t->abuse_window_ms,
+       "the window in which a pass may tap METRO_ABUSE_WINDOW_MAX times"},
+      {"METRO_ABUSE_WINDOW_MAX", CFG_INT, "3", false, 1, 100, &t->abuse_window_max, "taps a pass may make per window"},
+      {"METRO_OPEN_ENTRY_MIN", CFG_INT, "180", false, 1, 1440, &t->open_entry_min,
+       "a pass's entry without an exit stops blocking the next entry after this"},
+      {"METRO_STATION_CACHE_MS", CFG_INT, "5000", false, 0, 600000, &t->station_cache_ms,
+       "how long taps use a station's state from transport before asking again"},
   };
   const ev_consumer_config group = {
       .group = "ticket", .subs = tk_subscriptions, .n_subs = tk_n_subscriptions, .state = &state};
@@ -45,6 +66,7 @@ int main(void) {
       .n_services = 1,
       .settings = settings,
       .n_settings = (int)(sizeof settings / sizeof settings[0]),
+      .init = ticket_init,
       .state = &state,
       .produces_events = true,
       .consumers = &group,

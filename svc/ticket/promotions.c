@@ -6,6 +6,7 @@
 
 #include "common/b64.h"
 #include "common/crypto.h"
+#include "common/field_mask.h"
 #include "common/pg.h"
 #include "common/text.h"
 #include "svc/ticket/ticket.h"
@@ -199,38 +200,52 @@ enum {
   F_ACTIVE = 1u << 12,
 };
 
-/* Every field of a promotion: its update_mask path, the name errors report, its mask bit
- * (0 = output only) and its rule, checked in this order on the whole promotion. */
+/* The update_mask paths of a promotion with their bits (0 = output only). */
+static const fm_path promo_paths[] = {
+    {"promotion_id", 0},
+    {"promotion_code", F_CODE},
+    {"name", F_NAME},
+    {"description", F_DESCRIPTION},
+    {"type", F_TYPE},
+    {"value", F_VALUE},
+    {"applicable_ticket_types", F_TICKET_TYPES},
+    {"applicable_passenger_types", F_PAX_TYPES},
+    {"applicable_route_ids", F_ROUTES},
+    {"usage_limit", F_USAGE_LIMIT},
+    {"user_usage_limit", F_USER_USAGE_LIMIT},
+    {"valid_from", F_VALID_FROM},
+    {"valid_until", F_VALID_UNTIL},
+    {"is_active", F_ACTIVE},
+    {"usage_count", 0},
+    {"reserved_count", 0},
+    {"create_time", 0},
+    {"update_time", 0},
+    {NULL, 0},
+};
+
+/* The rules of a promotion's fields, by the name errors report, checked in this order on
+ * the whole promotion. */
 static const struct promo_field {
-  const char *path;
   const char *field;
-  unsigned bit;
   promo_check check;
 } promo_fields[] = {
-    {"promotion_id", "promotionId", 0, NULL},
-    {"promotion_code", "promotionCode", F_CODE, check_code},
-    {"name", "name", F_NAME, check_name},
-    {"description", "description", F_DESCRIPTION, check_description},
-    {"type", "type", F_TYPE, check_type},
-    {"value", "value", F_VALUE, check_value},
-    {"applicable_ticket_types", "applicableTicketTypes", F_TICKET_TYPES, check_ticket_types},
-    {"applicable_passenger_types", "applicablePassengerTypes", F_PAX_TYPES, check_pax_types},
-    {"applicable_route_ids", "applicableRouteIds", F_ROUTES, check_route_ids},
-    {"usage_limit", "usageLimit", F_USAGE_LIMIT, check_usage_limit},
-    {"user_usage_limit", "userUsageLimit", F_USER_USAGE_LIMIT, check_user_usage_limit},
-    {"valid_from", "validFrom", F_VALID_FROM, check_valid_from},
-    {"valid_until", "validUntil", F_VALID_UNTIL, check_valid_until},
-    {"is_active", "isActive", F_ACTIVE, NULL},
-    {"usage_count", "usageCount", 0, NULL},
-    {"reserved_count", "reservedCount", 0, NULL},
-    {"create_time", "createTime", 0, NULL},
-    {"update_time", "updateTime", 0, NULL},
+    {"promotionCode", check_code},
+    {"name", check_name},
+    {"description", check_description},
+    {"type", check_type},
+    {"value", check_value},
+    {"applicableTicketTypes", check_ticket_types},
+    {"applicablePassengerTypes", check_pax_types},
+    {"applicableRouteIds", check_route_ids},
+    {"usageLimit", check_usage_limit},
+    {"userUsageLimit", check_user_usage_limit},
+    {"validFrom", check_valid_from},
+    {"validUntil", check_valid_until},
 };
 #define N_PROMO_FIELDS (sizeof promo_fields / sizeof promo_fields[0])
 
 static rpc_status validate(rpc_ctx *ctx, const promotion *p) {
   for (size_t i = 0; i < N_PROMO_FIELDS; i++) {
-    if (!promo_fields[i].check) continue;
     rpc_status st = promo_fields[i].check(ctx, promo_fields[i].field, p);
     if (!rpc_ok(st)) return st;
   }
@@ -257,39 +272,6 @@ static rpc_status route_ids_known(rpc_ctx *ctx, char *const *ids, size_t n) {
     if (!found)
       return rpc_invalid(ctx->arena, "applicableRouteIds", "LINE_NOT_FOUND", "applicableRouteIds: no line \"%s\"",
                          ids[i]);
-  }
-  return RPC_OK;
-}
-
-/* "is_active", "isActive" and "IS_ACTIVE" compare equal. */
-static bool path_matches(const char *given, const char *name) {
-  const char *g = given;
-  for (const char *n = name; *n; n++) {
-    if (*n == '_') continue;
-    while (*g == '_') g++;
-    char c = *g >= 'A' && *g <= 'Z' ? (char)(*g - 'A' + 'a') : *g;
-    if (c != *n) return false;
-    g++;
-  }
-  return *g == '\0';
-}
-
-static rpc_status mask_bits(rpc_ctx *ctx, const Google__Protobuf__FieldMask *mask, unsigned *bits) {
-  *bits = 0;
-  for (size_t i = 0; mask && i < mask->n_paths; i++) {
-    const struct promo_field *f = NULL;
-    for (size_t k = 0; k < N_PROMO_FIELDS && !f; k++)
-      if (path_matches(mask->paths[i], promo_fields[k].path)) f = &promo_fields[k];
-    if (!f) {
-      const char *path = mask->paths[i];
-      bool printable = strlen(path) <= 64 &&
-                       text_only_chars(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.");
-      return rpc_invalid(ctx->arena, "updateMask", "UNKNOWN_FIELD", "updateMask names an unknown field \"%s\"",
-                         printable ? path : "?");
-    }
-    if (!f->bit)
-      return rpc_invalid(ctx->arena, "updateMask", "FIELD_READ_ONLY", "updateMask: %s is read-only", f->field);
-    *bits |= f->bit;
   }
   return RPC_OK;
 }
@@ -600,7 +582,7 @@ rpc_status tk_update_promotion(rpc_ctx *ctx, const ProtobufCMessage *msg, Protob
   if (has(in->promotion_id) && strcmp(in->promotion_id, req->promotion_id) != 0)
     return rpc_invalid(ctx->arena, "promotionId", "IMMUTABLE_FIELD", "promotionId does not match the path");
   unsigned bits;
-  rpc_status st = mask_bits(ctx, req->update_mask, &bits);
+  rpc_status st = fm_mask_bits(ctx->arena, req->update_mask, promo_paths, false, "UNKNOWN_FIELD", &bits);
   if (!rpc_ok(st)) return st;
   if (!req->update_mask || req->update_mask->n_paths == 0) bits = given_bits(in);
   if (bits & F_ROUTES) {

@@ -121,25 +121,6 @@ static rpc_status publish_created(rpc_ctx *ctx, const Metro__Ticket__V1__Ticket 
   return ev_publish(ctx->arena, "ticket.created", t->ticket_id, &ev.base, ctx->traceparent);
 }
 
-/* A free single/return ticket is active at once: ticket.activated follows ticket.created. */
-static rpc_status publish_free_activation(rpc_ctx *ctx, const Metro__Ticket__V1__Ticket *t, const char *user_id) {
-  if (strcmp(t->status, "active") != 0) return RPC_OK;
-  Metro__Events__V1__TicketActivated ev = METRO__EVENTS__V1__TICKET_ACTIVATED__INIT;
-  ev.ticket_id = t->ticket_id;
-  ev.passenger_id = t->passenger_id;
-  ev.user_id = (char *)user_id;
-  ev.ticket_type = t->ticket_type;
-  ev.origin_station_id = t->origin_station_id;
-  ev.destination_station_id = t->destination_station_id;
-  ev.total_passengers = t->total_passengers;
-  ev.total_price = t->total_price;
-  ev.valid_from = t->valid_from;
-  ev.valid_until = t->valid_until;
-  ev.qr_token = "";
-  ev.trigger = "free";
-  return ev_publish(ctx->arena, "ticket.activated", t->ticket_id, &ev.base, ctx->traceparent);
-}
-
 rpc_status tk_create_ticket(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
   const Metro__Ticket__V1__CreateTicketRequest *r = (const void *)msg;
   tk_idem idem;
@@ -158,8 +139,12 @@ rpc_status tk_create_ticket(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufC
   if (!rpc_ok(st = check_payment_method(ctx, r->payment_method, q->total_price == 0))) return st;
   tk_ticket_type type;
   tk_ticket_type_parse(q->ticket_type, &type);
-  Metro__Ticket__V1__Ticket *t = new_ticket(ctx, r, &who, q, promo, type, tk_now_us());
+  int64_t now = tk_now_us();
+  Metro__Ticket__V1__Ticket *t = new_ticket(ctx, r, &who, q, promo, type, now);
   bool free_ticket = q->total_price == 0;
+  /* A free ticket is usable at once, so it gets its QR now; a paid one on payment. */
+  const char *qr_token = NULL, *qr_kid = NULL;
+  if (free_ticket && !rpc_ok(st = tk_qr_issue(ctx, t, now, &qr_token, &qr_kid))) return st;
 
   if (!rpc_ok(st = pg_begin(ctx->arena))) return st;
   st = tk_idem_claim(ctx, who.user_id, &idem, t, &replay);
@@ -171,11 +156,13 @@ rpc_status tk_create_ticket(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufC
   /* Under the promotion's row lock: still active, in its window and under both limits. */
   tk_promo_row locked;
   if (rpc_ok(st) && promo) st = tk_promo_find(ctx, promo->code, who.passenger_id, true, &locked);
-  if (rpc_ok(st)) st = tk_ticket_insert(ctx, t, who.user_id, q, promo ? promo->promotion_id : NULL,
-                                        tk_pass_validity_days(type));
+  if (rpc_ok(st))
+    st = tk_ticket_insert(ctx, t, who.user_id, q, promo ? promo->promotion_id : NULL, tk_pass_validity_days(type),
+                          tk_qr_new_secret(ctx), qr_token, qr_kid);
   if (rpc_ok(st) && promo) st = tk_promo_reserve(ctx, &locked, t->ticket_id, who.passenger_id, free_ticket);
   if (rpc_ok(st)) st = publish_created(ctx, t, who.user_id);
-  if (rpc_ok(st) && free_ticket) st = publish_free_activation(ctx, t, who.user_id);
+  if (rpc_ok(st) && free_ticket && !tk_is_pass(type)) /* active at once; a free pass waits inactive */
+    st = tk_publish_activated(ctx, t, who.user_id, qr_token, "free");
   st = tk_finish_tx(ctx, st);
   if (rpc_ok(st)) *out = &t->base;
   return st;

@@ -9,26 +9,6 @@
 #include "common/text.h"
 #include "svc/ticket/ticket.h"
 
-#define MAX_LIST 64
-
-/* "{a,b,"c d"}" (text[] in text form) into its elements; the names stored are enum names
- * and slugs, but quotes are stripped all the same. */
-static size_t parse_array(rpc_ctx *ctx, const char *text, const char ***out) {
-  const char **items = arena_alloc(ctx->arena, sizeof *items * MAX_LIST);
-  size_t n = 0, len = text ? strlen(text) : 0;
-  if (len >= 2 && text[0] == '{' && text[len - 1] == '}') {
-    char *body = arena_strndup(ctx->arena, text + 1, len - 2);
-    char *save = NULL;
-    for (char *tok = strtok_r(body, ",", &save); tok && n < MAX_LIST; tok = strtok_r(NULL, ",", &save)) {
-      size_t tl = strlen(tok);
-      if (tl >= 2 && tok[0] == '"' && tok[tl - 1] == '"') tok = arena_strndup(ctx->arena, tok + 1, tl - 2);
-      items[n++] = tok;
-    }
-  }
-  *out = items;
-  return n;
-}
-
 static rpc_status not_applicable(rpc_ctx *ctx, const char *reason, const char *why) {
   return rpc_invalid(ctx->arena, "promotionCode", reason, "%s", why);
 }
@@ -64,19 +44,19 @@ rpc_status tk_promo_find(rpc_ctx *ctx, const char *code, const char *passenger_i
   if (!tk_promo_kind_parse(PQgetvalue(r, 0, 2), &p->kind)) return rpc_internal("ticket: unknown promotion type stored");
   p->value = atoll(PQgetvalue(r, 0, 3));
   const char **items;
-  size_t n = parse_array(ctx, PQgetvalue(r, 0, 4), &items);
+  size_t n = tk_text_array(ctx, PQgetvalue(r, 0, 4), &items);
   p->any_ticket_type = n == 0;
   for (size_t i = 0; i < n; i++) {
     tk_ticket_type t;
     if (tk_ticket_type_parse(items[i], &t)) p->ticket_types[t] = true;
   }
-  n = parse_array(ctx, PQgetvalue(r, 0, 5), &items);
+  n = tk_text_array(ctx, PQgetvalue(r, 0, 5), &items);
   p->any_pax = n == 0;
   for (size_t i = 0; i < n; i++) {
     tk_pax t;
     if (tk_pax_parse(items[i], &t)) p->pax[t] = true;
   }
-  p->n_route_ids = parse_array(ctx, PQgetvalue(r, 0, 6), &items);
+  p->n_route_ids = tk_text_array(ctx, PQgetvalue(r, 0, 6), &items);
   p->route_ids = items;
   if (strcmp(PQgetvalue(r, 0, 7), "t") != 0)
     return not_applicable(ctx, "PROMOTION_NOT_APPLICABLE", "this promotion is not active");

@@ -13,6 +13,7 @@
 #include "common/rpc_server.h"
 #include "metro/ticket/v1/ticket.pb-c.h"
 #include "metro/transport/v1/transport.pb-c.h"
+#include "svc/gate/gatekit.h"
 
 /* ==== fares.c: the price rules of the domain spec §5-§8 (pure, no I/O) ==== */
 
@@ -192,6 +193,71 @@ bool tk_status_terminal(tk_status s); /* used, expired, refunded */
  * accepted a tap), or false when the transition is not allowed. */
 bool tk_transition(tk_status from, tk_trigger trigger, tk_ticket_type type, bool tapped, tk_status *to);
 
+/* ==== gate_rules.c: the decision on one tap (domain spec §10, §11.3; pure) ==== */
+
+typedef enum tk_direction { TK_ENTRY, TK_EXIT } tk_direction;
+
+/* What the decision needs of a ticket (the row, locked) and its recent taps. */
+typedef struct tk_gate_state {
+  tk_status status;
+  tk_ticket_type type;
+  int journeys_allowed, journeys_completed;  /* allowed 0 = unlimited (passes) */
+  bool inside;
+  const char *entry_station_id;              /* "" when none */
+  int64_t entry_at_us;
+  const char *origin, *destination;          /* single/return */
+  int64_t valid_from_us, valid_until_us;     /* 0 = unset (an inactive pass) */
+  int64_t last_tap_us;                       /* the last counted tap, 0 = none */
+  int taps_last_window;                      /* counted taps in the burst window before now */
+  /* the last accepted tap, for duplicates */
+  const char *last_accept_gate;              /* "" when none */
+  tk_direction last_accept_direction;
+  int64_t last_accept_us;
+} tk_gate_state;
+
+typedef struct tk_gate_rules {
+  int64_t min_interval_us;                   /* 10 s: a tap this soon after the previous is abuse */
+  int64_t burst_window_us;                   /* 60 s */
+  int burst_max;                             /* 3: passes may tap 3 times per window */
+  int64_t open_entry_us;                     /* 180 min: a pass's entry stops blocking after this */
+  int64_t duplicate_us;                      /* 10 s: an identical repeat of an accepted tap */
+} tk_gate_rules;
+
+typedef enum tk_code_state {
+  TK_CODE_STATIC,                            /* a static token, no rotating code */
+  TK_CODE_FRESH,                             /* a rotating code that checked out */
+  TK_CODE_BAD,                               /* wrong digits or outside the window */
+  TK_CODE_REPLAYED,
+} tk_code_state;
+
+typedef struct tk_tap_input {
+  tk_direction direction;
+  const char *station_id;
+  const char *gate_id;
+  bool station_active, station_open;
+  tk_code_state code;
+  int64_t now_us;
+} tk_tap_input;
+
+typedef struct tk_tap_decision {
+  bool accepted;
+  bool duplicate;                            /* answered as the accepted tap it repeats */
+  const char *reason;                        /* NULL when accepted */
+  bool counted;                              /* counts for the abuse rules */
+  bool becomes_abused;
+  bool activates_pass;                       /* the first entry of an inactive pass */
+  const char *expected_exit;                 /* WRONG_EXIT_STATION: where this journey ends */
+  /* the state after an accepted tap */
+  tk_status status;
+  bool inside;
+  int journeys_completed;
+  bool journey_completed;                    /* an exit that ends a journey */
+} tk_tap_decision;
+
+void tk_tap_decide(const tk_gate_rules *rules, const tk_gate_state *t, const tk_tap_input *in, tk_tap_decision *out);
+/* -1 for passes (unlimited). */
+int tk_journeys_remaining(tk_ticket_type type, int allowed, int completed);
+
 /* ==== catalog.c: fares, passenger discounts and passes (tables of 001_catalog.sql) ==== */
 
 typedef struct tk_pass_row {
@@ -294,10 +360,37 @@ typedef struct tk_row {
   int version;
   bool tapped;
   int validity_days;
+  /* gates */
+  const char *qr_token;                 /* NULL until the ticket became usable */
+  bool has_secret;
+  uint8_t secret[GK_SECRET_LEN];        /* the rotation secret: never leaves the service but in the owner's code */
+  bool inside;
+  const char *entry_station_id;         /* "" when none */
+  int64_t entry_at_us, last_tap_us;
+  int64_t last_rotating_counter;
+  const char **route_ids;               /* the journey's lines */
+  size_t n_route_ids;
 } tk_row;
 
+/* secret: the rotation secret as a bytea literal; qr_token/qr_kid NULL until usable. */
 rpc_status tk_ticket_insert(rpc_ctx *ctx, const Metro__Ticket__V1__Ticket *t, const char *user_id,
-                            const Metro__Ticket__V1__Quote *q, const char *promotion_id, int validity_days);
+                            const Metro__Ticket__V1__Quote *q, const char *promotion_id, int validity_days,
+                            const char *secret, const char *qr_token, const char *qr_kid);
+
+/* The gate state an accepted (or abuse-flagging) tap leaves, under the same conditional
+ * update on (status, version). */
+typedef struct tk_gate_change {
+  tk_status to;
+  bool inside;
+  const char *entry_station_id;              /* NULL = unchanged */
+  int64_t entry_at_us;                       /* 0 = unchanged */
+  int journeys_completed;
+  int64_t last_tap_us;                       /* 0 = unchanged */
+  int64_t last_rotating_counter;             /* 0 = unchanged */
+  int64_t valid_from_us, valid_until_us;     /* 0 = unchanged (a pass's first entry sets them) */
+  bool tapped;
+} tk_gate_change;
+rpc_status tk_ticket_gate_update(rpc_ctx *ctx, const tk_row *row, const tk_gate_change *c, bool *applied, tk_row **out);
 /* found = NULL when no such ticket; for_update locks the row. */
 rpc_status tk_ticket_get(rpc_ctx *ctx, const char *ticket_id, bool for_update, tk_row **out);
 /* only_user_id: a passenger's own tickets (NULL = everybody's, for staff). */
@@ -312,6 +405,7 @@ typedef struct tk_change {
   int refund_percent, refund_amount;         /* -1 = unchanged */
   const char *cancel_reason;
   const char *payment_id;
+  const char *qr_token, *qr_kid;             /* NULL = unchanged */
 } tk_change;
 
 /* UPDATE ... WHERE ticket_id AND status = row->status AND version = row->version: *applied
@@ -330,6 +424,9 @@ typedef struct tk_move {
   const char *payment_id;
 } tk_move;
 rpc_status tk_ticket_move(rpc_ctx *ctx, const tk_row *row, const tk_move *m, tk_row **out);
+/* ticket.activated for a ticket that can be used now (trigger: payment, free, owner, job, tap). */
+rpc_status tk_publish_activated(rpc_ctx *ctx, const Metro__Ticket__V1__Ticket *t, const char *user_id,
+                                const char *qr_token, const char *trigger);
 
 /* ==== idempotency.c: Idempotency-Key of purchases ==== */
 
@@ -363,13 +460,47 @@ typedef struct tk_settings {
   int64_t auto_activate_days;
   int64_t owner_refund_percent;
   bool require_verified_email;
+  char *qr_key_file, *qr_kid, *qr_previous_key_files;
+  int64_t abuse_min_interval_ms, abuse_window_ms, abuse_window_max, open_entry_min, duplicate_tap_ms;
+  int64_t station_cache_ms;
 } tk_settings;
 
 typedef struct tk_state {
   tk_settings settings;
+  gk_keyring keys;                           /* QR signing key and retired keys (qr.c) */
 } tk_state;
 
 static inline const tk_settings *tk_cfg(const rpc_ctx *ctx) { return &((const tk_state *)ctx->state)->settings; }
+
+/* ==== qr.c: keys, tokens and rotating codes ==== */
+
+bool tk_qr_load_keys(tk_state *s);
+const gk_keyring *tk_keys(const rpc_ctx *ctx);
+/* Signs the static token of a ticket becoming usable. */
+rpc_status tk_qr_issue(rpc_ctx *ctx, const Metro__Ticket__V1__Ticket *t, int64_t now_us, const char **token,
+                       const char **kid);
+/* A fresh 32-byte rotation secret as a bytea literal (arena). */
+const char *tk_qr_new_secret(rpc_ctx *ctx);
+rpc_status tk_get_gate_keys(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out);
+rpc_status tk_get_ticket_code(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out);
+
+/* ==== gates.c: taps, gates, abuse clearing and assisted exits ==== */
+
+rpc_status tk_tap(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out);
+rpc_status tk_clear_abuse(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out);
+rpc_status tk_assisted_exit(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out);
+rpc_status tk_create_gate(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out);
+rpc_status tk_list_gates(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out);
+
+/* ==== stations.c: station state for taps (transport, cached briefly in-process) ==== */
+
+typedef struct tk_station {
+  bool found, is_active;
+  int open_s, close_s;                       /* local seconds of the day */
+} tk_station;
+rpc_status tk_station_get(rpc_ctx *ctx, const char *station_id, tk_station *out);
+/* Open at the local time of now_us (closing time exclusive). */
+bool tk_station_open_at(const tk_station *s, int64_t now_us);
 
 /* ==== handlers.c, consumers.c, jobs.c ==== */
 
@@ -398,6 +529,8 @@ rpc_status tk_call(rpc_ctx *ctx, const char *addr, const char *method, const Pro
                    const ProtobufCMessageDescriptor *resp_type, ProtobufCMessage **resp);
 /* Every line from transport (network order, with ordered stations). */
 rpc_status tk_transport_lines(rpc_ctx *ctx, Metro__Transport__V1__ListLinesResponse **out);
+/* "{a,b,"c d"}" (text[] in text form) into its elements, at most 64 (arena). */
+size_t tk_text_array(rpc_ctx *ctx, const char *text, const char ***out);
 /* Publishes catalog.changed {entity, id} in the current transaction. */
 rpc_status tk_publish_catalog_changed(rpc_ctx *ctx, const char *entity, const char *id);
 

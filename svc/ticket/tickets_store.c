@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "common/b64.h"
 #include "common/pg.h"
 #include "common/text.h"
@@ -22,13 +24,15 @@
   "total_price, quote, promotion_id, promotion_code, payment_method, payment_id, " US("payment_deadline") ", "      \
   US("valid_from") ", " US("valid_until") ", " US("auto_activate_at") ", journeys_allowed, journeys_completed, "    \
   "refund_percent, refund_amount, cancel_reason, version, tapped, validity_days, " US("created_at") ", "            \
-  US("updated_at") ", station_count"
+  US("updated_at") ", station_count, qr_token, rotation_secret, inside, entry_station_id, " US("entry_at") ", " \
+  "last_rotating_counter, " US("last_tap_at") ", route_ids"
 
 enum {
   C_ID, C_PASSENGER, C_USER, C_TYPE, C_STATUS, C_ORIGIN, C_DEST, C_TOTAL_PAX, C_PAX_TYPE, C_ORIGINAL, C_PAX_DISC,
   C_PROMO_DISC, C_TOTAL, C_QUOTE, C_PROMO_ID, C_PROMO_CODE, C_METHOD, C_PAYMENT_ID, C_DEADLINE, C_FROM, C_UNTIL,
   C_AUTO, C_ALLOWED, C_COMPLETED, C_REFUND_PCT, C_REFUND_AMT, C_CANCEL, C_VERSION, C_TAPPED, C_VALIDITY, C_CREATED,
-  C_UPDATED, C_STATION_COUNT
+  C_UPDATED, C_STATION_COUNT, C_QR_TOKEN, C_SECRET, C_INSIDE, C_ENTRY_STATION, C_ENTRY_AT, C_LAST_COUNTER, C_LAST_TAP,
+  C_ROUTE_IDS
 };
 
 static const char *cell(rpc_ctx *ctx, const PGresult *r, int row, int col) {
@@ -93,6 +97,23 @@ static rpc_status row_at(rpc_ctx *ctx, const PGresult *r, int i, tk_row **out) {
   row->version = (int)num(r, i, C_VERSION);
   row->tapped = strcmp(PQgetvalue(r, i, C_TAPPED), "t") == 0;
   row->validity_days = (int)num(r, i, C_VALIDITY);
+  row->qr_token = PQgetisnull(r, i, C_QR_TOKEN) ? NULL : cell(ctx, r, i, C_QR_TOKEN);
+  if (!PQgetisnull(r, i, C_SECRET)) {
+    size_t len = 0;
+    unsigned char *raw = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, C_SECRET), &len);
+    row->has_secret = raw && len == GK_SECRET_LEN;
+    if (row->has_secret) memcpy(row->secret, raw, GK_SECRET_LEN);
+    if (raw) {
+      OPENSSL_cleanse(raw, len);
+      PQfreemem(raw);
+    }
+  }
+  row->inside = strcmp(PQgetvalue(r, i, C_INSIDE), "t") == 0;
+  row->entry_station_id = cell(ctx, r, i, C_ENTRY_STATION);
+  row->entry_at_us = num(r, i, C_ENTRY_AT);
+  row->last_rotating_counter = num(r, i, C_LAST_COUNTER);
+  row->last_tap_us = num(r, i, C_LAST_TAP);
+  row->n_route_ids = tk_text_array(ctx, PQgetvalue(r, i, C_ROUTE_IDS), &row->route_ids);
   *out = row;
   return RPC_OK;
 }
@@ -102,7 +123,8 @@ static const char *us_or_null(rpc_ctx *ctx, int64_t us) { return us ? int_text(c
 static const char *or_null(const char *s) { return s && *s ? s : NULL; }
 
 rpc_status tk_ticket_insert(rpc_ctx *ctx, const Metro__Ticket__V1__Ticket *t, const char *user_id,
-                            const Metro__Ticket__V1__Quote *q, const char *promotion_id, int validity_days) {
+                            const Metro__Ticket__V1__Quote *q, const char *promotion_id, int validity_days,
+                            const char *secret, const char *qr_token, const char *qr_kid) {
   size_t len = protobuf_c_message_get_packed_size(&q->base);
   uint8_t *packed = arena_alloc(ctx->arena, len ? len : 1);
   protobuf_c_message_pack(&q->base, packed);
@@ -119,17 +141,18 @@ rpc_status tk_ticket_insert(rpc_ctx *ctx, const Metro__Ticket__V1__Ticket *t, co
       promotion_id, or_null(t->promotion_code), t->payment_method, us_or_null(ctx, tk_timestamp_us(t->payment_deadline)),
       us_or_null(ctx, tk_timestamp_us(t->valid_from)), us_or_null(ctx, tk_timestamp_us(t->valid_until)),
       us_or_null(ctx, tk_timestamp_us(t->auto_activate_at)), int_text(ctx, validity_days),
-      int_text(ctx, t->journeys_allowed), int_text(ctx, tk_timestamp_us(t->create_time))};
+      int_text(ctx, t->journeys_allowed), int_text(ctx, tk_timestamp_us(t->create_time)), secret, qr_token, qr_kid};
   return pg_exec(ctx->arena, NULL,
                  "INSERT INTO tickets (ticket_id, passenger_id, user_id, ticket_type, status, origin_station_id, "
                  "destination_station_id, station_count, route_ids, total_passengers, passenger_type, original_price, "
                  "passenger_discount_amount, promotion_discount_amount, total_price, quote, promotion_id, "
                  "promotion_code, payment_method, payment_deadline, valid_from, valid_until, auto_activate_at, "
-                 "validity_days, journeys_allowed, created_at, updated_at) VALUES ($1::uuid, $2::uuid, $3::uuid, $4, "
+                 "validity_days, journeys_allowed, created_at, updated_at, rotation_secret, qr_token, qr_kid) "
+                 "VALUES ($1::uuid, $2::uuid, $3::uuid, $4, "
                  "$5, $6, $7, $8::int, $9::text[], $10::int, $11, $12::int, $13::int, $14::int, $15::int, $16::bytea, "
                  "$17::uuid, $18, $19, " AT("$20") ", " AT("$21") ", " AT("$22") ", " AT("$23") ", $24::int, "
-                 "$25::int, " AT("$26") ", " AT("$26") ")",
-                 26, params);
+                 "$25::int, " AT("$26") ", " AT("$26") ", $27::bytea, $28, $29)",
+                 29, params);
 }
 
 rpc_status tk_ticket_get(rpc_ctx *ctx, const char *ticket_id, bool for_update, tk_row **out) {
@@ -238,7 +261,9 @@ rpc_status tk_ticket_transition(rpc_ctx *ctx, const tk_row *row, const tk_change
                           c->refund_percent >= 0 ? int_text(ctx, c->refund_percent) : NULL,
                           c->refund_amount >= 0 ? int_text(ctx, c->refund_amount) : NULL,
                           or_null(c->cancel_reason),
-                          or_null(c->payment_id)};
+                          or_null(c->payment_id),
+                          c->qr_token,
+                          c->qr_kid};
   PGresult *r;
   rpc_status st = pg_exec(
       ctx->arena, &r,
@@ -247,9 +272,45 @@ rpc_status tk_ticket_transition(rpc_ctx *ctx, const tk_row *row, const tk_change
       "valid_until = CASE WHEN $6::bigint IS NULL THEN valid_until ELSE " AT("$6") " END, "
       "auto_activate_at = CASE WHEN $7::bigint IS NULL THEN auto_activate_at ELSE " AT("$7") " END, "
       "refund_percent = COALESCE($8::int, refund_percent), refund_amount = COALESCE($9::int, refund_amount), "
-      "cancel_reason = COALESCE($10, cancel_reason), payment_id = COALESCE($11, payment_id) "
+      "cancel_reason = COALESCE($10, cancel_reason), payment_id = COALESCE($11, payment_id), "
+      "qr_token = COALESCE($12, qr_token), qr_kid = COALESCE($13, qr_kid) "
       "WHERE ticket_id = $1::uuid AND status = $2 AND version = $3::int RETURNING " COLUMNS,
-      11, params);
+      13, params);
+  if (!rpc_ok(st)) return st;
+  *applied = PQntuples(r) == 1;
+  if (!*applied) return RPC_OK;
+  return row_at(ctx, r, 0, out);
+}
+
+rpc_status tk_ticket_gate_update(rpc_ctx *ctx, const tk_row *row, const tk_gate_change *c, bool *applied,
+                                 tk_row **out) {
+  const char *params[] = {row->ticket->ticket_id,
+                          tk_status_name(row->status),
+                          int_text(ctx, row->version),
+                          tk_status_name(c->to),
+                          c->inside ? "true" : "false",
+                          c->entry_station_id,
+                          us_or_null(ctx, c->entry_at_us),
+                          int_text(ctx, c->journeys_completed),
+                          us_or_null(ctx, c->last_tap_us),
+                          c->last_rotating_counter ? int_text(ctx, c->last_rotating_counter) : NULL,
+                          us_or_null(ctx, c->valid_from_us),
+                          us_or_null(ctx, c->valid_until_us),
+                          c->tapped ? "true" : "false"};
+  PGresult *r;
+  rpc_status st = pg_exec(
+      ctx->arena, &r,
+      "UPDATE tickets SET status = $4, version = version + 1, updated_at = now(), inside = $5::boolean, "
+      "entry_station_id = COALESCE($6, entry_station_id), "
+      "entry_at = CASE WHEN $7::bigint IS NULL THEN entry_at ELSE " AT("$7") " END, "
+      "journeys_completed = $8::int, "
+      "last_tap_at = CASE WHEN $9::bigint IS NULL THEN last_tap_at ELSE " AT("$9") " END, "
+      "last_rotating_counter = COALESCE($10::bigint, last_rotating_counter), "
+      "valid_from = CASE WHEN $11::bigint IS NULL THEN valid_from ELSE " AT("$11") " END, "
+      "valid_until = CASE WHEN $12::bigint IS NULL THEN valid_until ELSE " AT("$12") " END, "
+      "tapped = tapped OR $13::boolean "
+      "WHERE ticket_id = $1::uuid AND status = $2 AND version = $3::int RETURNING " COLUMNS,
+      13, params);
   if (!rpc_ok(st)) return st;
   *applied = PQntuples(r) == 1;
   if (!*applied) return RPC_OK;

@@ -75,3 +75,20 @@ rpc_status tk_transport_lines(rpc_ctx *ctx, Metro__Transport__V1__ListLinesRespo
   if (rpc_ok(st)) *out = (Metro__Transport__V1__ListLinesResponse *)m;
   return st;
 }
+
+size_t tk_text_array(rpc_ctx *ctx, const char *text, const char ***out) {
+  enum { MAX_ITEMS = 64 };
+  const char **items = arena_alloc(ctx->arena, sizeof *items * MAX_ITEMS);
+  size_t n = 0, len = text ? strlen(text) : 0;
+  if (len >= 2 && text[0] == '{' && text[len - 1] == '}') {
+    char *body = arena_strndup(ctx->arena, text + 1, len - 2);
+    char *save = NULL;
+    for (char *tok = strtok_r(body, ",", &save); tok && n < MAX_ITEMS; tok = strtok_r(NULL, ",", &save)) {
+      size_t tl = strlen(tok);
+      if (tl >= 2 && tok[0] == '"' && tok[tl - 1] == '"') tok = arena_strndup(ctx->arena, tok + 1, tl - 2);
+      items[n++] = tok;
+    }
+  }
+  *out = items;
+  return n;
+}

@@ -5,43 +5,17 @@
 #include <string.h>
 
 #include "common/crypto.h"
+#include "common/field_mask.h"
 #include "common/pg.h"
 #include "svc/transport/admin.h"
 #include "svc/transport/transport.h"
 
 /* ---- update masks ---- */
 
-typedef struct mask_path {
-  const char *name; /* proto field name */
-  unsigned bit;
-} mask_path;
-
-/* "is_active", "isActive" and "IS_ACTIVE" compare equal; "location.latitude" names "location". */
-static bool path_matches(const char *given, const char *name) {
-  const char *g = given;
-  for (const char *n = name; *n; n++) {
-    if (*n == '_') continue;
-    while (*g == '_') g++;
-    char c = *g >= 'A' && *g <= 'Z' ? (char)(*g - 'A' + 'a') : *g;
-    if (c != *n) return false;
-    g++;
-  }
-  return *g == '\0' || *g == '.';
-}
-
-static rpc_status mask_bits(rpc_ctx *ctx, const Google__Protobuf__FieldMask *mask, const mask_path *paths,
+/* A mask path may name a field inside one: "location.latitude" names "location". */
+static rpc_status mask_bits(rpc_ctx *ctx, const Google__Protobuf__FieldMask *mask, const fm_path *paths,
                             unsigned *bits) {
-  *bits = 0;
-  for (size_t i = 0; mask && i < mask->n_paths; i++) {
-    unsigned bit = 0;
-    for (const mask_path *p = paths; p->name && !bit; p++)
-      if (path_matches(mask->paths[i], p->name)) bit = p->bit;
-    if (!bit)
-      return rpc_invalid(ctx->arena, "updateMask", "INVALID_UPDATE_MASK", "updateMask: \"%s\" cannot be updated",
-                         mask->paths[i]);
-    *bits |= bit;
-  }
-  return RPC_OK;
+  return fm_mask_bits(ctx->arena, mask, paths, true, "INVALID_UPDATE_MASK", bits);
 }
 
 static bool has(const char *s) { return s && *s; }
@@ -64,9 +38,9 @@ static rpc_status begin_catalog_write(rpc_ctx *ctx) {
 /* ---- stations ---- */
 
 enum { ST_NAME = 1, ST_LOCATION = 2, ST_OPEN = 4, ST_CLOSE = 8, ST_ACTIVE = 16 };
-static const mask_path station_paths[] = {{"name", ST_NAME},           {"location", ST_LOCATION},
-                                          {"open_time", ST_OPEN},      {"close_time", ST_CLOSE},
-                                          {"is_active", ST_ACTIVE},    {NULL, 0}};
+static const fm_path station_paths[] = {{"name", ST_NAME},        {"location", ST_LOCATION},
+                                        {"open_time", ST_OPEN},   {"close_time", ST_CLOSE},
+                                        {"is_active", ST_ACTIVE}, {NULL, 0}};
 
 TR_ADMIN_HANDLER(tr_admin_create_station) {
   const Metro__Transport__V1__CreateStationRequest *r = (const void *)msg;
@@ -138,9 +112,9 @@ TR_ADMIN_HANDLER(tr_admin_delete_station) {
 /* ---- lines ---- */
 
 enum { LN_CODE = 1, LN_NAME = 2, LN_LENGTH = 4, LN_DURATION = 8, LN_STATUS = 16, LN_ACTIVE = 32, LN_PRICE = 64 };
-static const mask_path line_paths[] = {{"code", LN_CODE},         {"name", LN_NAME},           {"length_km", LN_LENGTH},
-                                       {"duration_min", LN_DURATION}, {"status", LN_STATUS}, {"is_active", LN_ACTIVE},
-                                       {"base_price", LN_PRICE},  {NULL, 0}};
+static const fm_path line_paths[] = {{"code", LN_CODE},             {"name", LN_NAME},     {"length_km", LN_LENGTH},
+                                     {"duration_min", LN_DURATION}, {"status", LN_STATUS}, {"is_active", LN_ACTIVE},
+                                     {"base_price", LN_PRICE},      {NULL, 0}};
 
 static rpc_status answer_line(rpc_ctx *ctx, const char *route_id, ProtobufCMessage **out) {
   Metro__Transport__V1__Line *l;
@@ -236,8 +210,8 @@ TR_ADMIN_HANDLER(tr_admin_set_line_stations) {
 /* ---- trains ---- */
 
 enum { TN_NAME = 1, TN_TYPE = 2, TN_CAPACITY = 4, TN_ROUTE = 8, TN_STATUS = 16 };
-static const mask_path train_paths[] = {{"name", TN_NAME},         {"type", TN_TYPE},     {"capacity", TN_CAPACITY},
-                                        {"route_id", TN_ROUTE},    {"status", TN_STATUS}, {NULL, 0}};
+static const fm_path train_paths[] = {{"name", TN_NAME},      {"type", TN_TYPE},     {"capacity", TN_CAPACITY},
+                                      {"route_id", TN_ROUTE}, {"status", TN_STATUS}, {NULL, 0}};
 
 static rpc_status answer_train(rpc_ctx *ctx, const char *train_id, ProtobufCMessage **out) {
   Metro__Transport__V1__Train *t;

@@ -1,0 +1,82 @@
+/* Station state for taps: whether a station exists, is active and is open now, read from
+ * transport and kept a few seconds in-process (METRO_STATION_CACHE_MS), so a gate's tap costs
+ * no extra hop in the common case. Owned by this module: a fixed table behind one mutex. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "svc/ticket/ticket.h"
+
+#define MAX_CACHED 1024
+#define LOCAL_UTC_OFFSET_S (7 * 3600)
+
+typedef struct cached_station {
+  char id[65];
+  tk_station station;
+  int64_t fetched_us;
+} cached_station;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static cached_station table[MAX_CACHED];
+static int n_cached;
+
+/* "HH:MM" -> seconds of the day; false for anything else. */
+static bool clock_of(const char *s, int *out) {
+  int h, m;
+  char tail;
+  if (!s || sscanf(s, "%2d:%2d%c", &h, &m, &tail) != 2 || h < 0 || h > 24 || m < 0 || m > 59) return false;
+  *out = h * 3600 + m * 60;
+  return true;
+}
+
+bool tk_station_open_at(const tk_station *s, int64_t now_us) {
+  int64_t local = now_us / 1000000 + LOCAL_UTC_OFFSET_S;
+  int t = (int)(((local % 86400) + 86400) % 86400);
+  if (s->open_s <= s->close_s) return t >= s->open_s && t < s->close_s;
+  return t >= s->open_s || t < s->close_s; /* open across midnight */
+}
+
+static bool lookup(const char *id, int64_t now, int64_t ttl_us, tk_station *out) {
+  bool hit = false;
+  pthread_mutex_lock(&lock);
+  for (int i = 0; i < n_cached && !hit; i++)
+    if (strcmp(table[i].id, id) == 0 && now - table[i].fetched_us < ttl_us) {
+      *out = table[i].station;
+      hit = true;
+    }
+  pthread_mutex_unlock(&lock);
+  return hit;
+}
+
+static void remember(const char *id, const tk_station *s, int64_t now) {
+  pthread_mutex_lock(&lock);
+  int slot = -1;
+  for (int i = 0; i < n_cached && slot < 0; i++)
+    if (strcmp(table[i].id, id) == 0) slot = i;
+  if (slot < 0) slot = n_cached < MAX_CACHED ? n_cached++ : (int)(now % MAX_CACHED);
+  snprintf(table[slot].id, sizeof table[slot].id, "%s", id);
+  table[slot].station = *s;
+  table[slot].fetched_us = now;
+  pthread_mutex_unlock(&lock);
+}
+
+rpc_status tk_station_get(rpc_ctx *ctx, const char *station_id, tk_station *out) {
+  memset(out, 0, sizeof *out);
+  int64_t now = tk_now_us();
+  if (strlen(station_id) > 64) return RPC_OK; /* names no station */
+  if (lookup(station_id, now, tk_cfg(ctx)->station_cache_ms * 1000, out)) return RPC_OK;
+  Metro__Transport__V1__GetStationRequest req = METRO__TRANSPORT__V1__GET_STATION_REQUEST__INIT;
+  req.station_id = (char *)station_id;
+  ProtobufCMessage *m;
+  rpc_status st = tk_call(ctx, tk_cfg(ctx)->transport_addr, "/metro.transport.v1.TransportService/GetStation",
+                          &req.base, &metro__transport__v1__station__descriptor, &m);
+  if (st.code == GRPC_STATUS_NOT_FOUND) return RPC_OK; /* found stays false; not cached */
+  if (!rpc_ok(st)) return st;
+  const Metro__Transport__V1__Station *s = (const void *)m;
+  out->found = true;
+  out->is_active = s->is_active;
+  if (!clock_of(s->open_time, &out->open_s)) out->open_s = 5 * 3600;
+  if (!clock_of(s->close_time, &out->close_s)) out->close_s = 23 * 3600;
+  remember(station_id, out, now);
+  return RPC_OK;
+}
