@@ -4,7 +4,10 @@ gRPC service (auth, user, transport, ticket, public), from .Values.<component>. 
   ctx              the root context ($)
   component        "auth", "user", ...; the binary is /usr/local/bin/metro-<component> and
                    METRO_PG_URL comes from the Secret key <component>-pg-url
-  signingKey       true: mount jwt-ed25519.pem from the Secret on /etc/metro/jwt (auth)
+  signingKey       a signing key to mount read-only from the Secret (mode 0440): dict
+                   "volume" (volume name), "key" (Secret key, also the file name) and "dir"
+                   (mount directory); auth: jwt-ed25519.pem on /etc/metro/jwt, ticket:
+                   qr-ed25519.pem on /etc/metro/qr (the ConfigMap's *_KEY_FILE point there)
   optionalSecrets  more env vars from optional Secret keys (dict VAR key), besides
                    METRO_REDIS_PASSWORD from redis-password
 Settings whose value differs per service (listen address, metrics port, schema, workers) are
@@ -19,6 +22,7 @@ set here; the shared ones come from the ConfigMap.
 {{- if lt (int $v.workers) 1 }}
 {{- fail (printf "%s.workers must be >= 1: 0 means 2 x the node's cores, which the memory limit cannot hold" $c) }}
 {{- end }}
+{{- $key := get . "signingKey" -}}
 {{- $secrets := merge (dict "METRO_REDIS_PASSWORD" "redis-password") (default (dict) .optionalSecrets) -}}
 apiVersion: apps/v1
 kind: Deployment
@@ -125,9 +129,9 @@ spec:
               value: {{ $val | toString | quote }}
             {{- end }}
           volumeMounts:
-            {{- if .signingKey }}
-            - name: jwt-key
-              mountPath: /etc/metro/jwt
+            {{- if $key }}
+            - name: {{ $key.volume }}
+              mountPath: {{ $key.dir }}
               readOnly: true
             {{- end }}
             - name: tmp
@@ -136,7 +140,7 @@ spec:
             {{- toYaml . | nindent 12 }}
             {{- end }}
           # Native gRPC probes (grpc.health.v1.Health/Check); the server answers only after
-          # its migrations (and, for auth, key loading), hence the startup probe.
+          # its migrations (and, for auth and ticket, key loading), hence the startup probe.
           startupProbe:
             grpc:
               port: {{ $v.grpcPort }}
@@ -164,14 +168,14 @@ spec:
           securityContext:
             {{- toYaml $.Values.containerSecurityContext | nindent 12 }}
       volumes:
-        {{- if .signingKey }}
-        - name: jwt-key
+        {{- if $key }}
+        - name: {{ $key.volume }}
           secret:
             secretName: {{ $.Values.existingSecret }}
             defaultMode: 0440
             items:
-              - key: jwt-ed25519.pem
-                path: jwt-ed25519.pem
+              - key: {{ $key.key }}
+                path: {{ $key.key }}
         {{- end }}
         - name: tmp
           emptyDir:
