@@ -53,8 +53,13 @@ static bool breaks_abuse_rule(const tk_gate_rules *r, const tk_gate_state *t, in
   return tk_is_pass(t->type) && t->taps_last_window >= r->burst_max;
 }
 
+/* An identical repeat of the accepted tap just before: same gate and direction, soon after,
+ * and the same code shown — the static token (which an abused ticket may no longer use) or the
+ * very rotating code that tap used. Anything else is judged as a new tap. */
 static bool is_duplicate(const tk_gate_rules *r, const tk_gate_state *t, const tk_tap_input *in) {
-  return t->last_accept_gate && *t->last_accept_gate && strcmp(t->last_accept_gate, in->gate_id) == 0 &&
+  bool same_code = (in->code == TK_CODE_STATIC && t->status != TK_ABUSED) ||
+                   (in->code == TK_CODE_REPLAYED && in->repeats_last_code);
+  return same_code && t->last_accept_gate && *t->last_accept_gate && strcmp(t->last_accept_gate, in->gate_id) == 0 &&
          t->last_accept_direction == in->direction && in->now_us - t->last_accept_us <= r->duplicate_us &&
          in->now_us >= t->last_accept_us;
 }

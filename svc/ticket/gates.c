@@ -240,10 +240,13 @@ static rpc_status record_adjustment(rpc_ctx *ctx, const tk_row *row, const char 
                           settled ? arena_printf(ctx->arena, "%d", collected) : NULL,
                           settled ? "settled" : "due",
                           gate_id};
+  /* One due record per journey and exit station, however often the rider tries that gate. */
   return pg_exec(ctx->arena, NULL,
                  "INSERT INTO fare_adjustments (adjustment_id, ticket_id, entry_station_id, exit_station_id, "
-                 "expected_exit_station_id, amount_vnd, collected_vnd, status, gate_id, settled_at) VALUES ($1::uuid, "
-                 "$2::uuid, $3, $4, $5, $6::int, $7::int, $8, $9, CASE WHEN $8 = 'settled' THEN now() END)",
+                 "expected_exit_station_id, amount_vnd, collected_vnd, status, gate_id, settled_at) SELECT $1::uuid, "
+                 "$2::uuid, $3, $4, $5, $6::int, $7::int, $8, $9, CASE WHEN $8 = 'settled' THEN now() END "
+                 "WHERE $8 = 'settled' OR NOT EXISTS (SELECT 1 FROM fare_adjustments WHERE ticket_id = $2::uuid "
+                 "AND exit_station_id = $4 AND status = 'due')",
                  9, params);
 }
 
@@ -277,6 +280,7 @@ static rpc_status decide_and_apply(rpc_ctx *ctx, const Metro__Ticket__V1__TapReq
                      .station_active = station->is_active,
                      .station_open = tk_station_open_at(station, now),
                      .code = code,
+                     .repeats_last_code = p->rotating && p->counter == row->last_rotating_counter,
                      .now_us = now};
   tk_tap_decision d;
   tk_tap_decide(&rules, &g, &in, &d);
@@ -308,7 +312,8 @@ static rpc_status decide_and_apply(rpc_ctx *ctx, const Metro__Ticket__V1__TapReq
     int amount;
     if (!rpc_ok(st = fare_adjustment(ctx, row, r->station_id, d.expected_exit, &amount))) return st;
     (*res)->fare_adjustment_vnd = amount;
-    if (!rpc_ok(st = record_adjustment(ctx, row, r->station_id, d.expected_exit, r->gate_id, amount, 0, false)))
+    if (amount > 0 &&
+        !rpc_ok(st = record_adjustment(ctx, row, r->station_id, d.expected_exit, r->gate_id, amount, 0, false)))
       return st;
   }
   if (d.accepted && !d.duplicate) {
@@ -331,10 +336,10 @@ rpc_status tk_tap(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **
   gk_presented p;
   gk_result vr = gk_verify(tk_keys(ctx), r->token, strnlen(r->token, GK_MAX_TOKEN_LEN + 1), &p);
   if (vr != GK_OK) return invalid_token(ctx, gk_result_name(vr));
-  if (!rpc_ok(st = check_gate(ctx, r->gate_id, r->station_id))) return st;
   tk_station station;
   if (!rpc_ok(st = tk_station_get(ctx, r->station_id, &station))) return st;
   if (!station.found) return rpc_error(ctx->arena, GRPC_STATUS_NOT_FOUND, "STATION_NOT_FOUND", "no such station");
+  if (!rpc_ok(st = check_gate(ctx, r->gate_id, r->station_id))) return st;
 
   Metro__Ticket__V1__TapResult *res = NULL;
   if (!rpc_ok(st = stored_tap(ctx, r->gate_id, r->tap_id, &res))) return st;

@@ -236,6 +236,7 @@ typedef struct tk_tap_input {
   const char *gate_id;
   bool station_active, station_open;
   tk_code_state code;
+  bool repeats_last_code;                    /* a rotating code whose counter is the last one used */
   int64_t now_us;
 } tk_tap_input;
 

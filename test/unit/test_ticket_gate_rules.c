@@ -221,6 +221,21 @@ static void test_duplicates_are_answered_and_not_counted(void **state) {
   tk_tap_decide(&rules, &t, &in, &d);
   assert_true(d.accepted && d.duplicate);
   assert_false(d.counted);
+  /* A repeat on a ticket flagged meanwhile must show a fresh code: no duplicate for a static
+   * token (a screenshot), nor for a rotating code other than the one that tap used. */
+  tk_gate_state abused = t;
+  abused.status = TK_ABUSED;
+  tk_tap_decide(&rules, &abused, &in, &d);
+  assert_false(d.duplicate);
+  assert_string_equal(d.reason, "ROTATING_CODE_REQUIRED");
+  in.code = TK_CODE_REPLAYED;
+  in.repeats_last_code = true;
+  tk_tap_decide(&rules, &abused, &in, &d);
+  assert_true(d.accepted && d.duplicate);
+  in.repeats_last_code = false;
+  tk_tap_decide(&rules, &abused, &in, &d);
+  assert_string_equal(d.reason, "ROTATING_CODE_REPLAYED");
+  in.code = TK_CODE_STATIC;
   in.gate_id = "g2"; /* another gate: a real second entry attempt */
   tk_tap_decide(&rules, &t, &in, &d);
   assert_false(d.accepted);
