@@ -23,8 +23,23 @@
 #define DEFAULT_MAX_ATTEMPTS 5
 #define DEFAULT_RETRY_BASE_MS 200
 
+/* The offset of an event this consumer skipped (a type it does not handle), waiting to be
+ * committed. Redelivered, such an event is skipped again, so its commit can wait: the latest
+ * per topic and partition is committed once the consumer is idle, after SKIPS_PER_COMMIT of
+ * them, or not at all when an applied event's commit on the same partition covers it. */
+#define MAX_PENDING_SKIPS 16
+#define SKIPS_PER_COMMIT 256
+
+typedef struct pending_skip {
+  char *topic;
+  int32_t partition;
+  int64_t offset;
+} pending_skip;
+
 struct ev_consumer {
   ev_consumer_config cfg;
+  pending_skip skips[MAX_PENDING_SKIPS];
+  int n_skips, skips_since_commit;
   char *group;
   char *topics[MAX_TOPICS];
   size_t n_topics;
@@ -141,6 +156,41 @@ static bool park(ev_consumer *c, arena *a, const ev_message *m, const Metro__Eve
   return true;
 }
 
+static void commit_skips(ev_consumer *c) {
+  for (int i = 0; i < c->n_skips; i++) {
+    ev_message m = {.topic = c->skips[i].topic, .partition = c->skips[i].partition, .offset = c->skips[i].offset};
+    char err[512];
+    if (!c->backend->ops->consumer_commit(c->bc, &m, err, sizeof err))
+      log_warn("consumer %s: offset of skipped events not committed (they will be skipped again): %s", c->group, err);
+    free(c->skips[i].topic);
+  }
+  c->n_skips = c->skips_since_commit = 0;
+}
+
+/* Remembers a skipped event's offset (the latest per topic and partition). */
+static void defer_skip(ev_consumer *c, const ev_message *m) {
+  int i = 0;
+  while (i < c->n_skips && (strcmp(c->skips[i].topic, m->topic) != 0 || c->skips[i].partition != m->partition)) i++;
+  if (i == c->n_skips) {
+    if (c->n_skips == MAX_PENDING_SKIPS) commit_skips(c), i = 0;
+    c->skips[i].topic = strdup(m->topic);
+    c->skips[i].partition = m->partition;
+    c->n_skips = i + 1;
+  }
+  c->skips[i].offset = m->offset;
+  if (++c->skips_since_commit >= SKIPS_PER_COMMIT) commit_skips(c);
+}
+
+/* An applied event's commit covers the skips before it on its partition. */
+static void drop_covered_skips(ev_consumer *c, const ev_message *m) {
+  for (int i = 0; i < c->n_skips; i++)
+    if (strcmp(c->skips[i].topic, m->topic) == 0 && c->skips[i].partition == m->partition &&
+        c->skips[i].offset <= m->offset) {
+      free(c->skips[i].topic);
+      c->skips[i--] = c->skips[--c->n_skips];
+    }
+}
+
 static void process(ev_consumer *c, const ev_message *m) {
   arena *a = arena_create(16 * 1024);
   const char *error = NULL;
@@ -161,8 +211,14 @@ static void process(ev_consumer *c, const ev_message *m) {
   } /* else: a type this consumer does not handle; skipped */
   if (error) result = park(c, a, m, env, error) ? OUTCOME_DONE : OUTCOME_STOPPED;
   char err[512];
-  if (result == OUTCOME_DONE && !c->backend->ops->consumer_commit(c->bc, m, err, sizeof err))
-    log_warn("consumer %s: offset not committed (the event will be redelivered and skipped): %s", c->group, err);
+  if (result == OUTCOME_DONE && env && !sub && !error) {
+    defer_skip(c, m);
+  } else if (result == OUTCOME_DONE) {
+    if (!c->backend->ops->consumer_commit(c->bc, m, err, sizeof err))
+      log_warn("consumer %s: offset not committed (the event will be redelivered and skipped): %s", c->group, err);
+    else
+      drop_covered_skips(c, m);
+  }
   log_set_context(NULL, NULL);
   arena_destroy(a);
 }
@@ -182,7 +238,9 @@ static void *consumer_main(void *arg) {
     }
     backoff = 0;
     if (r == 1) process(c, &m);
+    else if (c->n_skips) commit_skips(c); /* idle */
   }
+  commit_skips(c);
   c->backend->ops->consumer_close(c->bc);
   pg_disconnect();
   redis_disconnect(); /* handlers may use Redis (cache invalidation) */

@@ -1,23 +1,26 @@
-/* Station state for taps: whether a station exists, is active and is open now, read from
- * transport and kept a few seconds in-process (METRO_STATION_CACHE_MS), so a gate's tap costs
- * no extra hop in the common case. Owned by this module: a fixed table behind one mutex. */
+/* Where taps happen: a station's state (exists, active, opening hours) from transport and a
+ * gate's registration from the gates table, each kept a few seconds in-process
+ * (METRO_STATION_CACHE_MS), so a tap costs no extra hop or query in the common case. Owned by
+ * this module: one fixed table behind one mutex, keyed "s:<station>" and "g:<gate>". */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "common/pg.h"
 #include "svc/ticket/ticket.h"
 
 #define MAX_CACHED 1024
 #define LOCAL_UTC_OFFSET_S (7 * 3600)
 
-typedef struct cached_station {
-  char id[65];
-  tk_station station;
+typedef struct cached_place {
+  char key[68];
+  tk_station station;       /* a station's state, or a gate's: found, is_active, and its station */
+  char gate_station[65];
   int64_t fetched_us;
-} cached_station;
+} cached_place;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static cached_station table[MAX_CACHED];
+static cached_place table[MAX_CACHED];
 static int n_cached;
 
 /* "HH:MM" -> seconds of the day; false for anything else. */
@@ -36,27 +39,25 @@ bool tk_station_open_at(const tk_station *s, int64_t now_us) {
   return t >= s->open_s || t < s->close_s; /* open across midnight */
 }
 
-static bool lookup(const char *id, int64_t now, int64_t ttl_us, tk_station *out) {
+static bool lookup(const char *key, int64_t now, int64_t ttl_us, cached_place *out) {
   bool hit = false;
   pthread_mutex_lock(&lock);
   for (int i = 0; i < n_cached && !hit; i++)
-    if (strcmp(table[i].id, id) == 0 && now - table[i].fetched_us < ttl_us) {
-      *out = table[i].station;
+    if (strcmp(table[i].key, key) == 0 && now - table[i].fetched_us < ttl_us) {
+      *out = table[i];
       hit = true;
     }
   pthread_mutex_unlock(&lock);
   return hit;
 }
 
-static void remember(const char *id, const tk_station *s, int64_t now) {
+static void remember(const cached_place *p) {
   pthread_mutex_lock(&lock);
   int slot = -1;
   for (int i = 0; i < n_cached && slot < 0; i++)
-    if (strcmp(table[i].id, id) == 0) slot = i;
-  if (slot < 0) slot = n_cached < MAX_CACHED ? n_cached++ : (int)(now % MAX_CACHED);
-  snprintf(table[slot].id, sizeof table[slot].id, "%s", id);
-  table[slot].station = *s;
-  table[slot].fetched_us = now;
+    if (strcmp(table[i].key, p->key) == 0) slot = i;
+  if (slot < 0) slot = n_cached < MAX_CACHED ? n_cached++ : (int)(p->fetched_us % MAX_CACHED);
+  table[slot] = *p;
   pthread_mutex_unlock(&lock);
 }
 
@@ -64,7 +65,12 @@ rpc_status tk_station_get(rpc_ctx *ctx, const char *station_id, tk_station *out)
   memset(out, 0, sizeof *out);
   int64_t now = tk_now_us();
   if (strlen(station_id) > 64) return RPC_OK; /* names no station */
-  if (lookup(station_id, now, tk_cfg(ctx)->station_cache_ms * 1000, out)) return RPC_OK;
+  cached_place place = {.fetched_us = now};
+  snprintf(place.key, sizeof place.key, "s:%s", station_id);
+  if (lookup(place.key, now, tk_cfg(ctx)->station_cache_ms * 1000, &place)) {
+    *out = place.station;
+    return RPC_OK;
+  }
   Metro__Transport__V1__GetStationRequest req = METRO__TRANSPORT__V1__GET_STATION_REQUEST__INIT;
   req.station_id = (char *)station_id;
   ProtobufCMessage *m;
@@ -77,6 +83,29 @@ rpc_status tk_station_get(rpc_ctx *ctx, const char *station_id, tk_station *out)
   out->is_active = s->is_active;
   if (!clock_of(s->open_time, &out->open_s)) out->open_s = 5 * 3600;
   if (!clock_of(s->close_time, &out->close_s)) out->close_s = 23 * 3600;
-  remember(station_id, out, now);
+  place.station = *out;
+  remember(&place);
+  return RPC_OK;
+}
+
+rpc_status tk_gate_get(rpc_ctx *ctx, const char *gate_id, bool *found, const char **station_id) {
+  *found = false;
+  int64_t now = tk_now_us();
+  cached_place place = {.fetched_us = now};
+  if (strlen(gate_id) > 64) return RPC_OK;
+  snprintf(place.key, sizeof place.key, "g:%s", gate_id);
+  if (!lookup(place.key, now, tk_cfg(ctx)->station_cache_ms * 1000, &place)) {
+    const char *params[] = {gate_id};
+    PGresult *r;
+    rpc_status st =
+        pg_exec(ctx->arena, &r, "SELECT station_id FROM gates WHERE gate_id = $1 AND is_active", 1, params);
+    if (!rpc_ok(st)) return st;
+    if (PQntuples(r) == 0) return RPC_OK; /* unknown gates are not cached: a new one counts at once */
+    place.station.found = true;
+    snprintf(place.gate_station, sizeof place.gate_station, "%s", PQgetvalue(r, 0, 0));
+    remember(&place);
+  }
+  *found = place.station.found;
+  *station_id = arena_strdup(ctx->arena, place.gate_station);
   return RPC_OK;
 }

@@ -493,13 +493,15 @@ rpc_status tk_assisted_exit(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufC
 rpc_status tk_create_gate(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out);
 rpc_status tk_list_gates(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out);
 
-/* ==== stations.c: station state for taps (transport, cached briefly in-process) ==== */
+/* ==== stations.c: stations and gates for taps (cached briefly in-process) ==== */
 
 typedef struct tk_station {
   bool found, is_active;
   int open_s, close_s;                       /* local seconds of the day */
 } tk_station;
 rpc_status tk_station_get(rpc_ctx *ctx, const char *station_id, tk_station *out);
+/* A registered gate in service and its station (*found false when none). */
+rpc_status tk_gate_get(rpc_ctx *ctx, const char *gate_id, bool *found, const char **station_id);
 /* Open at the local time of now_us (closing time exclusive). */
 bool tk_station_open_at(const tk_station *s, int64_t now_us);
 
