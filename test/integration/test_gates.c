@@ -317,6 +317,11 @@ static void ensure_open(int s) {
   widened[s] = true;
 }
 
+/* Stations this test created: deleted at the end, so the network other tests count is the
+ * seeded one. */
+static char created_stations[8][64];
+static int n_created_stations;
+
 /* A station of this test (on no line) with the given hours; its id into id. */
 static void new_station(const char *open, const char *close, char *id) {
   char body[512];
@@ -328,6 +333,7 @@ static void new_station(const char *open, const char *close, char *id) {
   http_response *r = call_ok("POST", "/v1/stations", body, admin_token);
   snprintf(id, 96, "%s", json_at(r, "stationId"));
   http_response_free(r);
+  if (n_created_stations < 8) snprintf(created_stations[n_created_stations++], 64, "%.63s", id);
 }
 
 static void new_gate(const char *station, char *gate_id) {
@@ -390,6 +396,12 @@ static int teardown(void **state) {
     snprintf(path, sizeof path, "/v1/stations/%s?updateMask=openTime,closeTime", station_ids[s]);
     snprintf(body, sizeof body, "{\"openTime\":\"%s\",\"closeTime\":\"%s\"}", saved_hours[s][0], saved_hours[s][1]);
     http_response_free(http_call("PATCH", path, body, admin_token));
+  }
+  for (int i = 0; i < n_created_stations; i++) {
+    snprintf(path, sizeof path, "/v1/stations/%.63s", created_stations[i]);
+    http_response *r = http_call("DELETE", path, NULL, admin_token);
+    if (r->status != 200) fprintf(stderr, "teardown: DELETE %s -> %ld: %s\n", path, r->status, r->body);
+    http_response_free(r);
   }
   return 0;
 }
