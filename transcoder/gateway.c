@@ -1,5 +1,6 @@
 /* The gateway's request lifecycle on libmicrohttpd: read a bounded body, match a route,
- * authenticate, build the protobuf request, suspend during the gRPC call, answer JSON. */
+ * authenticate, build the protobuf request, suspend during the gRPC call, answer JSON (or raw
+ * HTTP for methods taking or answering metro.api.v1.HttpRequest / HttpResponse). */
 #include "transcoder/gateway.h"
 
 #include <arpa/inet.h>
@@ -21,6 +22,7 @@
 #include "transcoder/edge_auth.h"
 #include "transcoder/openapi.h"
 #include "transcoder/path_template.h"
+#include "transcoder/raw_http.h"
 #include "transcoder/routes.h"
 
 #define MAX_QUERY_PARAMS 64
@@ -32,6 +34,7 @@ typedef struct method_binding {
   const descset_method *method;
   const ProtobufCMessageDescriptor *input, *output;
   const char *target;
+  bool raw_request, raw_response; /* metro.api.v1.HttpRequest in, HttpResponse out */
 } method_binding;
 
 typedef enum { REQ_READING, REQ_IN_FLIGHT, REQ_ANSWERED } request_state;
@@ -39,6 +42,8 @@ typedef enum { REQ_READING, REQ_IN_FLIGHT, REQ_ANSWERED } request_state;
 typedef struct gw_request {
   arena *arena;
   struct MHD_Connection *conn;
+  bool begun;            /* the access handler has seen this request */
+  const char *raw_query; /* the bytes after '?' as received, kept before MHD parses them */
   request_state state;
   char *body;
   size_t body_len, body_cap;
@@ -56,6 +61,7 @@ typedef struct gw_request {
   size_t payload_len;
   int64_t retry_after;
   const char *allow;
+  const raw_http_answer *raw; /* a raw answer's content type and headers */
 } gw_request;
 
 static struct {
@@ -161,9 +167,11 @@ static void answer_error(gw_request *r, grpc_status_code code, const char *reaso
 static enum MHD_Result send_answer(gw_request *r) {
   struct MHD_Response *resp =
       MHD_create_response_from_buffer(r->payload_len, r->payload, MHD_RESPMEM_MUST_COPY);
-  MHD_add_response_header(resp, "Content-Type", "application/json");
+  MHD_add_response_header(resp, "Content-Type", r->raw ? r->raw->content_type : "application/json");
   MHD_add_response_header(resp, "X-Request-Id", r->request_id);
-  MHD_add_response_header(resp, "Cache-Control", "no-store");
+  if (!r->raw || !r->raw->has_cache_control) MHD_add_response_header(resp, "Cache-Control", "no-store");
+  for (int i = 0; r->raw && i < r->raw->n_headers; i++)
+    MHD_add_response_header(resp, r->raw->header_names[i], r->raw->header_values[i]);
   if (r->retry_after > 0) {
     char buf[24];
     snprintf(buf, sizeof buf, "%lld", (long long)r->retry_after);
@@ -289,6 +297,51 @@ static ProtobufCMessage *build_request(gw_request *r, const route_match *m, Prot
   return msg;
 }
 
+static enum MHD_Result add_raw_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+  (void)kind;
+  raw_http_request_add_header(cls, key, value ? value : "");
+  return MHD_YES;
+}
+
+/* A raw request: the HTTP request as received, with the template variables as path_params. */
+static ProtobufCMessage *build_raw_request(gw_request *r, const route_match *m, const char *method, const char *url,
+                                           const char *ip) {
+  if (!m->route->body[0] && r->body_len > 0) {
+    answer_error(r, GRPC_STATUS_INVALID_ARGUMENT, "UNEXPECTED_BODY", NULL, "this route takes no request body");
+    return NULL;
+  }
+  raw_http_request *b = arena_alloc(r->arena, sizeof *b);
+  raw_http_request_init(b, r->arena, method, url, r->raw_query, ip);
+  MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_raw_header, b);
+  for (int i = 0; i < m->n_bindings; i++)
+    raw_http_request_add_path_param(b, m->bindings[i].field_path, m->bindings[i].value);
+  raw_http_request_set_body(b, r->body, r->body_len);
+  if (b->bad) {
+    answer_error(r, GRPC_STATUS_INVALID_ARGUMENT, "INVALID_ARGUMENT", NULL,
+                 arena_printf(r->arena, "%s is not valid UTF-8", b->bad));
+    return NULL;
+  }
+  return &b->msg.base;
+}
+
+/* A raw answer the gateway cannot write is the service's fault: 502, details in the log only. */
+static void answer_raw(gw_request *r, const ProtobufCMessage *resp) {
+  raw_http_answer *ans = arena_alloc(r->arena, sizeof *ans);
+  const char *why = resp ? raw_http_response_check(r->arena, (const Metro__Api__V1__HttpResponse *)resp, ans)
+                         : "the response does not parse";
+  if (why) {
+    log_warn("%s: invalid HTTP answer: %s", r->binding->method->path, why);
+    answer_error(r, GRPC_STATUS_INTERNAL, "BAD_HTTP_ANSWER", NULL, "the service sent an invalid HTTP answer");
+    r->http_status = 502;
+    return;
+  }
+  r->raw = ans;
+  r->http_status = ans->status;
+  r->payload = (char *)ans->body;
+  r->payload_len = ans->body_len;
+  r->state = REQ_ANSWERED;
+}
+
 static void call_done(backend_call *call, void *user) {
   gw_request *r = user;
   if (!rpc_ok(call->status)) {
@@ -296,6 +349,12 @@ static void call_done(backend_call *call, void *user) {
   } else {
     ProtobufCAllocator alloc = arena_protobuf_allocator(r->arena);
     ProtobufCMessage *resp = protobuf_c_message_unpack(r->binding->output, &alloc, call->response_len, call->response);
+    if (r->binding->raw_response) {
+      answer_raw(r, resp);
+      MHD_resume_connection(r->conn);
+      atomic_fetch_sub(&gw.in_flight, 1);
+      return;
+    }
     size_t len = 0;
     pjson_error err;
     char *text = resp ? pjson_write_arena(r->arena, resp, PJSON_EMIT_DEFAULTS, &len, &err) : NULL;
@@ -389,7 +448,9 @@ static void dispatch(gw_request *r, const char *method, const char *url) {
     return;
   }
   ProtobufCAllocator alloc = arena_protobuf_allocator(r->arena);
-  ProtobufCMessage *msg = build_request(r, &m, &alloc);
+  const char *ip = client_ip(r);
+  ProtobufCMessage *msg = r->binding->raw_request ? build_raw_request(r, &m, method, url, ip)
+                                                  : build_request(r, &m, &alloc);
   if (!msg) return;
   size_t len = protobuf_c_message_get_packed_size(msg);
   uint8_t *packed = arena_alloc(r->arena, len ? len : 1);
@@ -399,7 +460,7 @@ static void dispatch(gw_request *r, const char *method, const char *url) {
   if (!tp || !traceparent_ok(tp))
     tp = arena_printf(r->arena, "00-%s-%s-01", random_hex(r->arena, 16), random_hex(r->arena, 8));
   rpc_call_meta meta = {.request_id = r->request_id, .traceparent = tp, .identity_raw = identity,
-                        .identity_sig = identity_sig, .client_ip = client_ip(r),
+                        .identity_sig = identity_sig, .client_ip = ip,
                         .idempotency_key = idem};
   r->state = REQ_IN_FLIGHT;
   atomic_fetch_add(&gw.in_flight, 1);
@@ -471,19 +532,32 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
 
 /* ---- libmicrohttpd callbacks ---- */
 
+/* Called with the request target before libmicrohttpd splits off and parses the query string:
+ * the only place the raw query exists. The request object starts here (it becomes *con_cls);
+ * on_completed frees it even when the request never reaches the access handler. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+  (void)cls;
+  arena *a = arena_create(16384);
+  gw_request *r = arena_alloc(a, sizeof *r);
+  r->arena = a;
+  r->conn = conn;
+  const char *q = uri ? strchr(uri, '?') : NULL;
+  r->raw_query = arena_strdup(a, q ? q + 1 : "");
+  return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
   (void)cls;
   (void)version;
   gw_request *r = *con_cls;
-  if (!r) {
+  if (!r || !r->begun) {
     /* Never answer on this first call: libmicrohttpd would then close the connection
      * instead of keeping it alive. Everything is answered from a later call. */
-    arena *a = arena_create(16384);
-    r = arena_alloc(a, sizeof *r);
-    r->arena = a;
-    r->conn = conn;
+    if (!r) r = on_uri(NULL, NULL, conn);
+    arena *a = r->arena;
+    r->begun = true;
     r->started = mono_seconds();
     r->route_label = "unmatched";
     const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
@@ -587,6 +661,8 @@ static bool bind_methods(char *err, size_t errlen) {
       b->target = target;
       b->input = proto_registry_message(gw.cfg.registries, m->input_type);
       b->output = proto_registry_message(gw.cfg.registries, m->output_type);
+      b->raw_request = raw_http_is_request_type(m->input_type);
+      b->raw_response = raw_http_is_response_type(m->output_type);
       if (!b->input || !b->output) {
         snprintf(err, errlen, "%s: message types not compiled into the gateway", m->path);
         return false;
@@ -629,7 +705,7 @@ bool gateway_start(const gateway_config *cfg, char *err, size_t errlen) {
       (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
       (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped,
-      NULL, MHD_OPTION_END);
+      NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_END);
   if (!gw.daemon) {
     snprintf(err, errlen, "cannot listen on %s:%d", cfg->listen_addr, cfg->port);
     return false;

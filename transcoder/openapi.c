@@ -276,7 +276,9 @@ static void oa_path(oa_ctx *c, const route *r, char *out, size_t cap, json_t *pa
     int w;
     if (var) {
       char jn[OA_MAX_NAME], pattern[OA_MAX_NAME] = "";
-      const oa_field *f = oa_json_path(c->d, r->method->input_type, var->field_path, jn, sizeof jn);
+      const oa_field *f = NULL;
+      if (r->raw_request) snprintf(jn, sizeof jn, "%s", var->field_path); /* a path_params key as written */
+      else f = oa_json_path(c->d, r->method->input_type, var->field_path, jn, sizeof jn);
       w = snprintf(out + o, cap - o, "/{%s}", jn);
       json_t *schema = f ? oa_single_schema(c, f) : oa_typed("string", NULL, false);
       if (!path_template_single_segment(t, var)) {
@@ -305,7 +307,7 @@ static void oa_path(oa_ctx *c, const route *r, char *out, size_t cap, json_t *pa
 }
 
 static void oa_query_params(oa_ctx *c, const route *r, json_t *params) {
-  if (strcmp(r->body, "*") == 0) return;
+  if (strcmp(r->body, "*") == 0 || r->raw_request) return; /* a raw request gets the query string as is */
   const Google__Protobuf__DescriptorProto *in = descset_message(c->d, r->method->input_type);
   for (size_t i = 0; in && i < in->n_field; i++) {
     const oa_field *f = in->field[i];
@@ -325,6 +327,11 @@ static json_t *oa_body_field_schema(oa_ctx *c, const char *msg_name, const char 
 
 static json_t *oa_json_content(json_t *schema) {
   return json_pack("{s:{s:o}}", "application/json", "schema", schema);
+}
+
+/* Any bytes under any media type: raw requests and answers (metro.api.v1.HttpRequest / HttpResponse). */
+static json_t *oa_raw_content(void) {
+  return json_pack("{s:{s:{s:s, s:s}}}", "*/*", "schema", "type", "string", "format", "binary");
 }
 
 static const char *oa_short_name(const char *full) {
@@ -349,6 +356,14 @@ static json_t *oa_operation(oa_ctx *c, const route *r, json_t *params) {
   } else {
     snprintf(desc, sizeof desc, "Requires a bearer token.");
   }
+  size_t used = strlen(desc);
+  if (r->raw_request)
+    used += (size_t)snprintf(desc + used, sizeof desc - used,
+                             " Raw HTTP request: the query string, the headers (but Cookie) and the body reach "
+                             "the service exactly as sent.");
+  if (r->raw_response && used < sizeof desc)
+    snprintf(desc + used, sizeof desc - used,
+             " Raw HTTP answer: the service chooses the status, the content type and the body.");
 
   oa_query_params(c, r, params);
   json_t *op = json_pack("{s:s, s:[s], s:s, s:o}", "operationId", id, "tags", oa_short_name(m->service),
@@ -360,18 +375,26 @@ static json_t *oa_operation(oa_ctx *c, const route *r, json_t *params) {
     for (int i = 0; i < m->n_roles; i++) json_array_append_new(roles, json_string(m->roles[i]));
     json_object_set_new(op, "x-metro-roles", roles);
   }
-  if (r->body[0]) {
+  if (r->body[0] && r->raw_request) {
+    json_object_set_new(op, "requestBody", json_pack("{s:b, s:o}", "required", 0, "content", oa_raw_content()));
+  } else if (r->body[0]) {
     json_t *schema = strcmp(r->body, "*") == 0 ? oa_type_schema(c, m->input_type)
                                                : oa_body_field_schema(c, m->input_type, r->body);
     json_object_set_new(op, "requestBody",
                         json_pack("{s:b, s:o}", "required", 1, "content", oa_json_content(schema)));
   }
-  json_t *response = r->response_body[0] ? oa_body_field_schema(c, m->output_type, r->response_body)
-                                         : oa_type_schema(c, m->output_type);
+  json_t *ok;
+  if (r->raw_response) {
+    ok = json_pack("{s:s, s:o}", "description", "A raw HTTP answer (any status 200-599, content type and body).",
+                   "content", oa_raw_content());
+  } else {
+    json_t *response = r->response_body[0] ? oa_body_field_schema(c, m->output_type, r->response_body)
+                                           : oa_type_schema(c, m->output_type);
+    ok = json_pack("{s:s, s:o}", "description", "OK", "content", oa_json_content(response));
+  }
   json_t *error = json_pack("{s:s}", "$ref", OA_SCHEMA_PREFIX OA_STATUS_SCHEMA);
   json_object_set_new(op, "responses",
-                      json_pack("{s:{s:s, s:o}, s:{s:s, s:o}}", "200", "description", "OK", "content",
-                                oa_json_content(response), "default", "description",
+                      json_pack("{s:o, s:{s:s, s:o}}", "200", ok, "default", "description",
                                 "An error, as google.rpc.Status.", "content", oa_json_content(error)));
   return op;
 }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "transcoder/raw_http.h"
+
 #define RT_MAX_CANDIDATES 64
 #define RT_MAX_VISITS 4096
 #define RT_MAX_FIELD_DEPTH 16
@@ -195,7 +197,8 @@ static void rt_add_rule(rt_builder *b, const descset_method *m, const Google__Ap
     return;
   }
   arena_defer(b->t->mem, rt_destroy_template, tpl);
-  for (int i = 0; i < tpl->n_variables; i++) {
+  bool raw_in = raw_http_is_request_type(m->input_type), raw_out = raw_http_is_response_type(m->output_type);
+  for (int i = 0; i < tpl->n_variables && !raw_in; i++) {
     const char *bad = rt_check_field_path(b->d, m->input_type, tpl->variables[i].field_path);
     if (bad) {
       rt_fail(b, "%s: %s %s: variable %s: %s in %s", m->path, verb, text,
@@ -204,6 +207,10 @@ static void rt_add_rule(rt_builder *b, const descset_method *m, const Google__Ap
     }
   }
   const char *body = rule->body ? rule->body : "";
+  if (raw_in && body[0] && strcmp(body, "*") != 0) {
+    rt_fail(b, "%s: a raw request (%s) takes body \"*\" or none, not \"%s\"", m->path, m->input_type, body);
+    return;
+  }
   if (body[0] && strcmp(body, "*") != 0) {
     const Google__Protobuf__DescriptorProto *in = descset_message(b->d, m->input_type);
     if (in && !rt_field(in, body, strlen(body))) {
@@ -212,6 +219,10 @@ static void rt_add_rule(rt_builder *b, const descset_method *m, const Google__Ap
     }
   }
   const char *response_body = rule->response_body ? rule->response_body : "";
+  if (raw_out && response_body[0]) {
+    rt_fail(b, "%s: a raw response (%s) takes no response_body", m->path, m->output_type);
+    return;
+  }
   if (response_body[0]) {
     const Google__Protobuf__DescriptorProto *out = descset_message(b->d, m->output_type);
     if (out && !rt_field(out, response_body, strlen(response_body))) {
@@ -227,6 +238,8 @@ static void rt_add_rule(rt_builder *b, const descset_method *m, const Google__Ap
   r->response_body = response_body;
   r->tpl = tpl;
   r->binding_index = index;
+  r->raw_request = raw_in;
+  r->raw_response = raw_out;
 }
 
 route_table *route_table_build(const descset *d, char *err, size_t errlen) {

@@ -15,6 +15,8 @@ typedef struct route {
   const char *response_body; /* "" the whole response, else a field path */
   const path_template *tpl;
   int binding_index; /* 0 the main rule, i > 0 additional_bindings[i - 1] */
+  bool raw_request;  /* takes metro.api.v1.HttpRequest: variables fill path_params by name */
+  bool raw_response; /* answers metro.api.v1.HttpResponse */
 } route;
 
 typedef pt_binding route_binding;
@@ -29,7 +31,9 @@ typedef struct route_table route_table;
 
 /* Builds from every annotated method. Two bindings claiming one (HTTP method, template up to
  * variable names) fail with an error naming both; so do malformed templates, field paths the
- * request message lacks, and rules without a pattern (naming the method). */
+ * request message lacks, and rules without a pattern (naming the method). A raw request
+ * (metro.api.v1.HttpRequest) takes any variable names and a body of "*" or none; a raw
+ * response takes no response_body. */
 route_table *route_table_build(const descset *d, char *err, size_t errlen);
 void route_table_free(route_table *t);
 

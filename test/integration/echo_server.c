@@ -1,11 +1,12 @@
-/* metro-echo-test: a gRPC server of the test-only metro.testing.v1.EchoService on the
- * shared runtime, used to prove the transcoder, identity propagation and draining. */
+/* metro-echo-test: a gRPC server of the test-only metro.testing.v1.EchoService (and its raw HTTP
+ * sibling RawEchoService) on the shared runtime, proving the transcoder, identity and draining. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/pjson.h"
 #include "common/rpc_server.h"
 #include "metro/testing/v1/testing.pb-c.h"
 
@@ -44,6 +45,58 @@ static rpc_status fail(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessa
   return st;
 }
 
+/* ---- metro.testing.v1.RawEchoService: raw HTTP through the transcoder ---- */
+
+static Metro__Api__V1__HttpResponse *raw_answer(rpc_ctx *ctx, int status) {
+  Metro__Api__V1__HttpResponse *resp =
+      RPC_NEW(ctx, Metro__Api__V1__HttpResponse, metro__api__v1__http_response__init);
+  resp->status = status;
+  return resp;
+}
+
+/* {"request": <the HttpRequest as proto3 JSON>, "caller": "<user id>"}, content type left to
+ * the gateway's default. */
+static rpc_status raw_echo(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  json_t *seen = pjson_encode(msg, PJSON_EMIT_DEFAULTS);
+  if (!seen) return rpc_error(ctx->arena, GRPC_STATUS_INTERNAL, NULL, "cannot encode the request");
+  json_t *doc = json_pack("{s:o, s:s}", "request", seen, "caller", ctx->caller.user_id ? ctx->caller.user_id : "");
+  char *text = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  Metro__Api__V1__HttpResponse *resp = raw_answer(ctx, 200);
+  resp->body.data = (uint8_t *)arena_strdup(ctx->arena, text ? text : "{}");
+  resp->body.len = strlen((char *)resp->body.data);
+  free(text);
+  *out = &resp->base;
+  return RPC_OK;
+}
+
+static rpc_status raw_redirect(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  const Metro__Api__V1__HttpRequest *req = (const void *)msg;
+  Metro__Api__V1__HttpResponse *resp = raw_answer(ctx, 302);
+  Metro__Api__V1__HttpHeader *location = RPC_NEW(ctx, Metro__Api__V1__HttpHeader, metro__api__v1__http_header__init);
+  location->name = (char *)"location";
+  location->value = arena_printf(ctx->arena, "https://shop.example/return?%s", req->raw_query);
+  resp->headers = arena_alloc(ctx->arena, sizeof *resp->headers);
+  resp->headers[0] = location;
+  resp->n_headers = 1;
+  resp->content_type = (char *)"text/plain";
+  *out = &resp->base;
+  return RPC_OK;
+}
+
+static rpc_status raw_answer_as_sent(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  (void)ctx;
+  *out = (ProtobufCMessage *)msg;
+  return RPC_OK;
+}
+
+static const rpc_method_impl raw_methods[] = {
+    {"RawEcho", raw_echo, 0},
+    {"RawWhoAmI", raw_echo, 0},
+    {"RawRedirect", raw_redirect, 0},
+    {"RawAnswer", raw_answer_as_sent, 0},
+};
+
 static const rpc_method_impl methods[] = {
     {"Echo", echo, 0}, {"WhoAmI", echo, 0}, {"AdminOnly", echo, 0}, {"Sleep", sleep_for, 0}, {"Fail", fail, 0},
 };
@@ -59,9 +112,12 @@ int main(void) {
   };
   if (!cfg_load(settings, 3)) return 2;
   log_init("echo-test", LOG_INFO);
-  rpc_service_impl svc = {&metro__testing__v1__echo_service__descriptor, methods, sizeof methods / sizeof methods[0]};
-  rpc_server_config cfg = {.service_name = "echo-test", .listen_addr = addr, .workers = 4, .services = &svc,
-                           .n_services = 1, .descriptor_set = metro_testing_descriptor_set,
+  const rpc_service_impl svcs[] = {
+      {&metro__testing__v1__echo_service__descriptor, methods, sizeof methods / sizeof methods[0]},
+      {&metro__testing__v1__raw_echo_service__descriptor, raw_methods, sizeof raw_methods / sizeof raw_methods[0]},
+  };
+  rpc_server_config cfg = {.service_name = "echo-test", .listen_addr = addr, .workers = 4, .services = svcs,
+                           .n_services = sizeof svcs / sizeof svcs[0], .descriptor_set = metro_testing_descriptor_set,
                            .descriptor_set_len = metro_testing_descriptor_set_len, .identity_secret = secret,
                            .default_timeout_ms = 15000, .drain_timeout_ms = (int)drain_ms};
   char err[256];

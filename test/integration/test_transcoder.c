@@ -1,5 +1,5 @@
 /* The REST transcoder end to end: client -> metro-transcoder-testing -> echo service, covering
- * routing, request mapping, proto3 JSON, edge auth, errors, request ids, CORS and failures. */
+ * routing, request mapping, proto3 JSON, edge auth, errors, request ids, CORS, failures, raw HTTP. */
 #include <curl/curl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "common/arena.h"
+#include "common/b64.h"
 #include "common/identity.h"
 #include "harness.h"
 
@@ -561,6 +562,328 @@ static void test_backend_deadline_is_a_504(void **state) {
   assert_true(took < 1.5);
 }
 
+/* ---- 17: raw HTTP methods (metro.api.v1.HttpRequest / HttpResponse) ---- */
+
+typedef struct raw_reply {
+  long status;
+  char *body; /* NUL-terminated after len bytes */
+  size_t len;
+  char headers[16384]; /* every response header line, as received */
+  size_t headers_len;
+  json_t *json; /* the body, when it is JSON */
+} raw_reply;
+
+static size_t raw_on_body(char *p, size_t size, size_t n, void *user) {
+  raw_reply *r = user;
+  size_t add = size * n;
+  r->body = realloc(r->body, r->len + add + 1);
+  memcpy(r->body + r->len, p, add);
+  r->len += add;
+  r->body[r->len] = '\0';
+  return add;
+}
+
+static size_t raw_on_header(char *p, size_t size, size_t n, void *user) {
+  raw_reply *r = user;
+  size_t add = size * n;
+  if (r->headers_len + add < sizeof r->headers) {
+    memcpy(r->headers + r->headers_len, p, add);
+    r->headers_len += add;
+    r->headers[r->headers_len] = '\0';
+  }
+  return add;
+}
+
+/* A request with any body bytes (len may include NULs) and extra headers; redirects not followed. */
+static raw_reply *raw_call(const char *method, const char *path, const void *body, size_t len,
+                           const char *const *headers) {
+  raw_reply *r = calloc(1, sizeof *r);
+  CURL *c = curl_easy_init();
+  char url[4096];
+  snprintf(url, sizeof url, "%s%s", harness_env("METRO_HTTP"), path);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, raw_on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, raw_on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  if (body) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+  }
+  struct curl_slist *h = NULL;
+  for (const char *const *p = headers; p && *p; p++) h = curl_slist_append(h, *p);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+  else r->status = -1;
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  if (!r->body) r->body = calloc(1, 1);
+  r->json = json_loadb(r->body, r->len, 0, NULL);
+  return r;
+}
+
+static void raw_reply_free(raw_reply *r) {
+  json_decref(r->json);
+  free(r->body);
+  free(r);
+}
+
+/* How many response headers are named `name` (any case); the last one's value goes to out. */
+static int raw_header(const raw_reply *r, const char *name, char *out, size_t cap) {
+  int count = 0;
+  size_t n = strlen(name);
+  if (cap) out[0] = '\0';
+  for (const char *line = r->headers; *line;) {
+    const char *end = strstr(line, "\r\n");
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    if (len > n && strncasecmp(line, name, n) == 0 && line[n] == ':') {
+      const char *v = line + n + 1;
+      while (*v == ' ') v++;
+      snprintf(out, cap, "%.*s", (int)(len - (size_t)(v - line)), v);
+      count++;
+    }
+    line += len + (end ? 2 : 0);
+  }
+  return count;
+}
+
+/* A string member of RawEcho's "request" object (proto3 JSON of the HttpRequest). */
+static const char *seen(const raw_reply *r, const char *member) {
+  const char *v = json_string_value(json_object_get(json_object_get(r->json, "request"), member));
+  return v ? v : "";
+}
+
+/* The value of the one request header the service saw named `name`, or NULL (count in *n). */
+static const char *seen_header(const raw_reply *r, const char *name, int *n) {
+  const char *value = NULL;
+  size_t i;
+  json_t *h;
+  *n = 0;
+  json_array_foreach(json_object_get(json_object_get(r->json, "request"), "headers"), i, h) {
+    if (strcmp(json_string_value(json_object_get(h, "name")), name) == 0) {
+      value = json_string_value(json_object_get(h, "value"));
+      (*n)++;
+    }
+  }
+  return value;
+}
+
+/* The body the service saw (base64 in proto3 JSON), decoded into out; its length. */
+static size_t seen_body(const raw_reply *r, uint8_t *out, size_t cap) {
+  const char *b64 = seen(r, "body");
+  size_t len = 0;
+  assert_true(b64_decode(B64_STD, b64, strlen(b64), out, cap, &len));
+  return len;
+}
+
+static void expect_raw_query(const char *path, const char *query) {
+  char full[512];
+  snprintf(full, sizeof full, "%s?%s", path, query);
+  raw_reply *r = raw_call("GET", full, NULL, 0, NULL);
+  assert_int_equal(r->status, 200);
+  if (strcmp(seen(r, "rawQuery"), query) != 0) fprintf(stderr, "sent %s, service saw %s\n", query, seen(r, "rawQuery"));
+  assert_string_equal(seen(r, "rawQuery"), query);
+  raw_reply_free(r);
+}
+
+static void test_raw_get_keeps_the_query_string_byte_for_byte(void **state) {
+  (void)state;
+  raw_reply *r = raw_call("GET", "/v1/raw/vnpay/echo?b=2&a=1%2B1&c=%E1%BA%BF", NULL, 0, NULL);
+  assert_int_equal(r->status, 200);
+  assert_non_null(r->json);
+  assert_string_equal(seen(r, "rawQuery"), "b=2&a=1%2B1&c=%E1%BA%BF"); /* order and encoding as sent */
+  assert_string_equal(seen(r, "method"), "GET");
+  assert_string_equal(seen(r, "path"), "/v1/raw/vnpay/echo");
+  assert_string_equal(seen(r, "clientIp"), "127.0.0.1");
+  assert_string_equal(seen(r, "body"), "");
+  assert_string_equal(json_string_value(json_object_get(
+                          json_object_get(json_object_get(r->json, "request"), "pathParams"), "channel")),
+                      "vnpay");
+  char value[256];
+  assert_int_equal(raw_header(r, "Content-Type", value, sizeof value), 1);
+  assert_string_equal(value, "application/json"); /* the default content type */
+  assert_int_equal(raw_header(r, "Cache-Control", value, sizeof value), 1);
+  assert_string_equal(value, "no-store");
+  assert_int_equal(raw_header(r, "X-Request-Id", value, sizeof value), 1);
+  raw_reply_free(r);
+  /* what the JSON mapping would refuse or decode passes untouched */
+  expect_raw_query("/v1/raw/vnpay/echo", "z=%zz&&flag&sig=A+B%3d&sig=again&=");
+  expect_raw_query("/v1/raw/vnpay/echo", "vnp_Amount=1000000&vnp_OrderInfo=Thanh+toan+ve+%23T-1&vnp_SecureHash=Ab12");
+  r = raw_call("GET", "/v1/raw/a%20b/echo", NULL, 0, NULL);
+  assert_int_equal(r->status, 200);
+  assert_string_equal(seen(r, "rawQuery"), "");
+  assert_string_equal(seen(r, "path"), "/v1/raw/a%20b/echo");
+  assert_string_equal(json_string_value(json_object_get(
+                          json_object_get(json_object_get(r->json, "request"), "pathParams"), "channel")),
+                      "a b");
+  raw_reply_free(r);
+}
+
+static void test_raw_post_body_arrives_unchanged(void **state) {
+  (void)state;
+  static const uint8_t binary[] = {0x00, 0xff, 0x10, '\r', '\n', '{', 0x80, 0xc3, 0x28, 0x00, '%', '2', '0'};
+  const char *octets[] = {"Content-Type: application/octet-stream", NULL};
+  raw_reply *r = raw_call("POST", "/v1/raw/paypal/echo", binary, sizeof binary, octets);
+  assert_int_equal(r->status, 200);
+  uint8_t got[4096];
+  assert_int_equal(seen_body(r, got, sizeof got), sizeof binary);
+  assert_memory_equal(got, binary, sizeof binary);
+  assert_string_equal(seen(r, "method"), "POST");
+  int n;
+  assert_string_equal(seen_header(r, "content-type", &n), "application/octet-stream");
+  raw_reply_free(r);
+
+  static const char form[] = "vnp_Amount=1000000&vnp_OrderInfo=Thanh+toan+%C4%91on&vnp_SecureHash=ab12";
+  const char *urlencoded[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+  r = raw_call("POST", "/v1/raw/vnpay/echo?x=1", form, strlen(form), urlencoded);
+  assert_int_equal(r->status, 200);
+  size_t len = seen_body(r, got, sizeof got);
+  assert_int_equal(len, strlen(form));
+  assert_memory_equal(got, form, len);
+  assert_string_equal(seen(r, "rawQuery"), "x=1");
+  raw_reply_free(r);
+
+  static const char not_json[] = "{\"amount\": 1, \"amount\": 2, trailing";
+  const char *json_type[] = {"Content-Type: application/json", NULL};
+  r = raw_call("POST", "/v1/raw/sepay/echo", not_json, strlen(not_json), json_type);
+  assert_int_equal(r->status, 200); /* not parsed: the service decides */
+  len = seen_body(r, got, sizeof got);
+  assert_int_equal(len, strlen(not_json));
+  assert_memory_equal(got, not_json, len);
+  raw_reply_free(r);
+}
+
+static void test_raw_headers_are_passed_lower_cased_without_cookie(void **state) {
+  (void)state;
+  const char *headers[] = {"PAYPAL-TRANSMISSION-SIG: AbC==/x", "Authorization: Apikey sk_live_123",
+                           "Cookie: session=secret", "X-Dup: 1", "X-Dup: 2", NULL};
+  raw_reply *r = raw_call("GET", "/v1/raw/sepay/echo", NULL, 0, headers);
+  assert_int_equal(r->status, 200); /* a public route: an Authorization that is no bearer token is left alone */
+  int n;
+  assert_string_equal(seen_header(r, "paypal-transmission-sig", &n), "AbC==/x");
+  assert_int_equal(n, 1);
+  assert_string_equal(seen_header(r, "authorization", &n), "Apikey sk_live_123");
+  assert_null(seen_header(r, "cookie", &n));
+  assert_int_equal(n, 0);
+  assert_string_equal(seen_header(r, "x-dup", &n), "2");
+  assert_int_equal(n, 2);
+  assert_non_null(seen_header(r, "host", &n));
+  size_t i;
+  json_t *h;
+  json_array_foreach(json_object_get(json_object_get(r->json, "request"), "headers"), i, h) {
+    const char *name = json_string_value(json_object_get(h, "name"));
+    for (const char *p = name; *p; p++) assert_false(*p >= 'A' && *p <= 'Z');
+    assert_null(strstr(json_string_value(json_object_get(h, "value")), "session=secret"));
+  }
+  raw_reply_free(r);
+}
+
+static void test_raw_methods_keep_edge_authentication(void **state) {
+  (void)state;
+  raw_reply *r = raw_call("GET", "/v1/raw/whoami?a=1", NULL, 0, NULL);
+  assert_int_equal(r->status, 401);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r->json, "details"), 0),
+                                                        "reason")),
+                      "UNAUTHENTICATED");
+  raw_reply_free(r);
+  passenger p;
+  register_passenger(&p);
+  char bearer[2200];
+  snprintf(bearer, sizeof bearer, "Authorization: Bearer %s", p.access);
+  const char *auth[] = {bearer, NULL};
+  r = raw_call("GET", "/v1/raw/whoami?a=1", NULL, 0, auth);
+  assert_int_equal(r->status, 200);
+  assert_string_equal(json_string_value(json_object_get(r->json, "caller")), p.user_id);
+  assert_string_equal(seen(r, "rawQuery"), "a=1");
+  raw_reply_free(r);
+}
+
+static void test_raw_answer_redirects_with_location(void **state) {
+  (void)state;
+  raw_reply *r = raw_call("GET", "/v1/raw/redirect?vnp_ResponseCode=00&vnp_TxnRef=T%2F1", NULL, 0, NULL);
+  assert_int_equal(r->status, 302);
+  char value[512];
+  assert_int_equal(raw_header(r, "Location", value, sizeof value), 1);
+  assert_string_equal(value, "https://shop.example/return?vnp_ResponseCode=00&vnp_TxnRef=T%2F1");
+  assert_int_equal(raw_header(r, "Content-Type", value, sizeof value), 1);
+  assert_string_equal(value, "text/plain");
+  assert_int_equal(r->len, 0);
+  raw_reply_free(r);
+}
+
+/* RawAnswer writes back the HttpResponse it is sent (as JSON). */
+static raw_reply *raw_answer(const char *json) { return raw_call("POST", "/v1/raw/answer", json, strlen(json), NULL); }
+
+static void test_raw_answer_writes_status_type_headers_and_body(void **state) {
+  (void)state;
+  /* body: 00 ff 25 50 44 46 0a (NUL, 0xff, "%PDF\n") */
+  raw_reply *r = raw_answer("{\"status\":201,\"contentType\":\"application/pdf\",\"body\":\"AP8lUERGCg==\","
+                            "\"headers\":[{\"name\":\"cache-control\",\"value\":\"max-age=60\"},"
+                            "{\"name\":\"Content-Disposition\",\"value\":\"attachment; filename=\\\"t.pdf\\\"\"}]}");
+  assert_int_equal(r->status, 201);
+  static const uint8_t pdf[] = {0x00, 0xff, '%', 'P', 'D', 'F', '\n'};
+  assert_int_equal(r->len, sizeof pdf);
+  assert_memory_equal(r->body, pdf, sizeof pdf);
+  char value[256];
+  assert_int_equal(raw_header(r, "Content-Type", value, sizeof value), 1);
+  assert_string_equal(value, "application/pdf");
+  assert_int_equal(raw_header(r, "Cache-Control", value, sizeof value), 1); /* replaces no-store */
+  assert_string_equal(value, "max-age=60");
+  assert_int_equal(raw_header(r, "Content-Disposition", value, sizeof value), 1);
+  assert_string_equal(value, "attachment; filename=\"t.pdf\"");
+  raw_reply_free(r);
+  r = raw_answer("{\"status\":200,\"body\":\"eyJSc3BDb2RlIjoiMDAifQ==\"}"); /* {"RspCode":"00"}, as VNPay wants it */
+  assert_int_equal(r->status, 200);
+  assert_string_equal(r->body, "{\"RspCode\":\"00\"}");
+  assert_int_equal(raw_header(r, "Content-Type", value, sizeof value), 1);
+  assert_string_equal(value, "application/json");
+  raw_reply_free(r);
+  r = raw_answer("{\"status\":204}");
+  assert_int_equal(r->status, 204);
+  assert_int_equal(r->len, 0);
+  raw_reply_free(r);
+}
+
+static void test_raw_answer_out_of_contract_is_a_502(void **state) {
+  (void)state;
+  static const char *const bad[] = {
+      "{\"status\":99}",
+      "{\"status\":600}",
+      "{}", /* status 0 */
+      "{\"status\":200,\"headers\":[{\"name\":\"Set-Cookie\",\"value\":\"a=b\"}]}",
+      "{\"status\":200,\"headers\":[{\"name\":\"Access-Control-Allow-Origin\",\"value\":\"*\"}]}",
+      "{\"status\":302,\"headers\":[{\"name\":\"Location\",\"value\":\"/x\\r\\nSet-Cookie: a=b\"}]}",
+      "{\"status\":200,\"contentType\":\"text/html\\nX-Evil: 1\"}",
+      "{\"status\":204,\"body\":\"eA==\"}",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    raw_reply *r = raw_answer(bad[i]);
+    long status = r->status;
+    char reason[64] = "", cookie[64];
+    const char *why = json_string_value(json_object_get(json_array_get(json_object_get(r->json, "details"), 0), "reason"));
+    snprintf(reason, sizeof reason, "%s", why ? why : "");
+    int cookies = raw_header(r, "Set-Cookie", cookie, sizeof cookie);
+    if (status != 502) fprintf(stderr, "%s -> %ld %s\n", bad[i], status, r->body);
+    raw_reply_free(r);
+    assert_int_equal(status, 502);
+    assert_string_equal(reason, "BAD_HTTP_ANSWER");
+    assert_int_equal(cookies, 0);
+  }
+}
+
+static void test_raw_route_refuses_a_body_it_does_not_take(void **state) {
+  (void)state;
+  raw_reply *r = raw_call("GET", "/v1/raw/vnpay/echo?a=1", "x", 1, NULL);
+  assert_int_equal(r->status, 400);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r->json, "details"), 0),
+                                                        "reason")),
+                      "UNEXPECTED_BODY");
+  raw_reply_free(r);
+}
+
 int main(void) {
   harness_init();
   const struct CMUnitTest tests[] = {
@@ -584,6 +907,14 @@ int main(void) {
       cmocka_unit_test(test_keep_alive_reuses_one_connection),
       cmocka_unit_test(test_unreachable_backend_is_a_503),
       cmocka_unit_test(test_backend_deadline_is_a_504),
+      cmocka_unit_test(test_raw_get_keeps_the_query_string_byte_for_byte),
+      cmocka_unit_test(test_raw_post_body_arrives_unchanged),
+      cmocka_unit_test(test_raw_headers_are_passed_lower_cased_without_cookie),
+      cmocka_unit_test(test_raw_methods_keep_edge_authentication),
+      cmocka_unit_test(test_raw_answer_redirects_with_location),
+      cmocka_unit_test(test_raw_answer_writes_status_type_headers_and_body),
+      cmocka_unit_test(test_raw_answer_out_of_contract_is_a_502),
+      cmocka_unit_test(test_raw_route_refuses_a_body_it_does_not_take),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* Unit tests of transcoder/routes and transcoder/openapi: the route table built from the
- * google.api.http rules (matching, precedence, 404/405, build errors) and the OpenAPI document. */
+ * google.api.http rules (matching, precedence, 404/405, build errors, raw HTTP methods) and the
+ * OpenAPI document. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,9 @@ extern const size_t metro_testing_descriptor_set_len;
 
 #define ECHO "/metro.testing.v1.EchoService/"
 #define AUTH "/metro.auth.v1.AuthService/"
+#define RAW "/metro.testing.v1.RawEchoService/"
+#define RAW_IN ".metro.api.v1.HttpRequest"
+#define RAW_OUT ".metro.api.v1.HttpResponse"
 
 typedef struct fixture {
   descset *d;
@@ -77,8 +81,13 @@ typedef struct rule_spec {
   const char *body;
 } rule_spec;
 
+/* A method's request and response types; without them both are .t.v1.Req. */
+typedef struct io_types {
+  const char *input, *output;
+} io_types;
+
 /* Package t.v1, message Req {string id, other, path; Req child}, service Svc with one method a spec. */
-static uint8_t *make_set(const rule_spec *specs, int n, size_t *len) {
+static uint8_t *make_set(const rule_spec *specs, const io_types *types, int n, size_t *len) {
   Google__Protobuf__FieldDescriptorProto fields[4];
   Google__Protobuf__FieldDescriptorProto *field_ptrs[4];
   static const char *const names[] = {"id", "other", "path", "child"};
@@ -133,8 +142,8 @@ static uint8_t *make_set(const rule_spec *specs, int n, size_t *len) {
     options[i].base.unknown_fields = &unknown[i];
     google__protobuf__method_descriptor_proto__init(&methods[i]);
     methods[i].name = (char *)specs[i].method;
-    methods[i].input_type = ".t.v1.Req";
-    methods[i].output_type = ".t.v1.Req";
+    methods[i].input_type = (char *)(types ? types[i].input : ".t.v1.Req");
+    methods[i].output_type = (char *)(types ? types[i].output : ".t.v1.Req");
     methods[i].options = &options[i];
     method_ptrs[i] = &methods[i];
   }
@@ -160,15 +169,20 @@ static uint8_t *make_set(const rule_spec *specs, int n, size_t *len) {
   return out;
 }
 
-/* Builds a table from specs: returns it, or NULL with err filled. *d must be freed. */
-static route_table *build_from(const rule_spec *specs, int n, descset **d, char *err, size_t errlen) {
+/* Builds a table from specs (types may be NULL): returns it, or NULL with err filled. *d must be freed. */
+static route_table *build_typed(const rule_spec *specs, const io_types *types, int n, descset **d, char *err,
+                                size_t errlen) {
   size_t len;
-  uint8_t *bytes = make_set(specs, n, &len);
+  uint8_t *bytes = make_set(specs, types, n, &len);
   const uint8_t *sets[] = {bytes};
   *d = descset_load(sets, &len, 1, err, errlen);
   free(bytes);
   assert_non_null(*d);
   return route_table_build(*d, err, errlen);
+}
+
+static route_table *build_from(const rule_spec *specs, int n, descset **d, char *err, size_t errlen) {
+  return build_typed(specs, NULL, n, d, err, errlen);
 }
 
 /* ---- the testing service ---- */
@@ -177,13 +191,31 @@ static void test_every_binding_becomes_a_route(void **state) {
   fixture *f = *state;
   const route *routes;
   int n = route_table_routes(f->t, &routes);
-  assert_int_equal(n, 8); /* Echo: 1 + 3 additional; WhoAmI, AdminOnly, Sleep, Fail */
+  assert_int_equal(n, 13); /* Echo: 1 + 3 additional; WhoAmI, AdminOnly, Sleep, Fail; RawEcho: 1 + 1;
+                              RawWhoAmI, RawRedirect, RawAnswer */
   assert_string_equal(routes[0].template_text, "/v1/{name=depots/*}");
   assert_int_equal(routes[2].binding_index, 2);
   assert_string_equal(routes[2].body, "payload");
   assert_string_equal(routes[2].http_method, "PUT");
   assert_string_equal(routes[0].body, "");
   assert_string_equal(routes[0].response_body, "");
+  assert_false(routes[0].raw_request || routes[0].raw_response);
+}
+
+static void test_raw_methods_route_with_path_params_by_name(void **state) {
+  fixture *f = *state;
+  const route_match *m = expect_found(f, "GET", "/v1/raw/vn%20pay/echo", RAW "RawEcho");
+  assert_true(m->route->raw_request);
+  assert_true(m->route->raw_response);
+  assert_string_equal(m->route->body, "");
+  assert_int_equal(m->n_bindings, 1);
+  assert_string_equal(m->bindings[0].field_path, "channel"); /* no field of HttpRequest: a path_params key */
+  assert_string_equal(m->bindings[0].value, "vn pay");
+  m = expect_found(f, "POST", "/v1/raw/x/echo", RAW "RawEcho");
+  assert_string_equal(m->route->body, "*");
+  m = expect_found(f, "POST", "/v1/raw/answer", RAW "RawAnswer");
+  assert_false(m->route->raw_request); /* a JSON request answered raw */
+  assert_true(m->route->raw_response);
 }
 
 static void test_matches_multi_segment_variable(void **state) {
@@ -382,6 +414,37 @@ static void test_malformed_template_error_names_the_method(void **state) {
   descset_free(d);
 }
 
+static void test_raw_rules_take_any_variable_and_a_whole_body_only(void **state) {
+  (void)state;
+  static const rule_spec ok[] = {
+      {"Ipn", "GET", "/v1/pay/{provider}/ipn/{order.id}", NULL},
+      {"Hook", "POST", "/v1/pay/{provider}/hook", "*"},
+  };
+  static const io_types ok_types[] = {{RAW_IN, RAW_OUT}, {RAW_IN, ".t.v1.Req"}};
+  static const rule_spec field_body[] = {{"Bad", "POST", "/v1/pay", "body"}};
+  static const io_types raw[] = {{RAW_IN, RAW_OUT}};
+  descset *d;
+  char err[512] = "";
+  route_table *t = build_typed(ok, ok_types, 2, &d, err, sizeof err);
+  if (!t) fail_msg("%s", err);
+  arena *a = arena_create(0);
+  route_match m;
+  assert_int_equal(route_table_match(t, a, "GET", "/v1/pay/vnpay/ipn/o-1", &m), ROUTE_FOUND);
+  assert_true(m.route->raw_request && m.route->raw_response);
+  assert_string_equal(m.bindings[1].field_path, "order.id");
+  assert_string_equal(m.bindings[1].value, "o-1");
+  assert_int_equal(route_table_match(t, a, "POST", "/v1/pay/paypal/hook", &m), ROUTE_FOUND);
+  assert_true(m.route->raw_request);
+  assert_false(m.route->raw_response);
+  arena_destroy(a);
+  route_table_free(t);
+  descset_free(d);
+  assert_null(build_typed(field_body, raw, 1, &d, err, sizeof err));
+  assert_non_null(strstr(err, "raw request"));
+  assert_non_null(strstr(err, "/t.v1.Svc/Bad"));
+  descset_free(d);
+}
+
 static void test_unknown_fields_in_rule_are_build_errors(void **state) {
   (void)state;
   static const rule_spec bad_var[] = {{"Bad", "GET", "/v1/{nope}", NULL}};
@@ -541,6 +604,33 @@ static void test_openapi_testing_types_and_bindings(void **state) {
   json_decref(doc);
 }
 
+static json_t *content_schema(json_t *holder, const char *media) {
+  return json_object_get(json_object_get(json_object_get(holder, "content"), media), "schema");
+}
+
+static void test_openapi_describes_raw_routes(void **state) {
+  fixture *f = *state;
+  json_t *doc = openapi_build(f->d, f->t, "Testing", "v1");
+  json_t *post = op_of(doc, "/v1/raw/{channel}/echo", "post");
+  assert_non_null(param_named(post, "channel", "path"));
+  assert_int_equal(json_array_size(json_object_get(post, "parameters")), 1); /* the query string is passed raw */
+  json_t *body = json_object_get(post, "requestBody");
+  assert_true(json_is_false(json_object_get(body, "required")));
+  assert_string_equal(str_at(content_schema(body, "*/*"), "format"), "binary");
+  json_t *ok = json_object_get(json_object_get(post, "responses"), "200");
+  assert_string_equal(str_at(content_schema(ok, "*/*"), "format"), "binary");
+  assert_null(content_schema(ok, "application/json"));
+  assert_non_null(strstr(str_at(post, "description"), "Raw HTTP request"));
+  json_t *get = op_of(doc, "/v1/raw/{channel}/echo", "get");
+  assert_null(json_object_get(get, "requestBody"));
+  json_t *answer = op_of(doc, "/v1/raw/answer", "post");
+  assert_string_equal(str_at(content_schema(json_object_get(answer, "requestBody"), "application/json"), "$ref"),
+                      "#/components/schemas/metro.api.v1.HttpResponse");
+  assert_non_null(content_schema(json_object_get(json_object_get(answer, "responses"), "200"), "*/*"));
+  assert_int_equal(json_array_size(json_object_get(op_of(doc, "/v1/raw/whoami", "get"), "security")), 1);
+  json_decref(doc);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_every_binding_becomes_a_route, setup_testing, teardown),
@@ -560,6 +650,9 @@ int main(void) {
       cmocka_unit_test(test_same_template_other_method_or_verb_is_fine),
       cmocka_unit_test(test_malformed_template_error_names_the_method),
       cmocka_unit_test(test_unknown_fields_in_rule_are_build_errors),
+      cmocka_unit_test(test_raw_rules_take_any_variable_and_a_whole_body_only),
+      cmocka_unit_test_setup_teardown(test_raw_methods_route_with_path_params_by_name, setup_testing, teardown),
+      cmocka_unit_test_setup_teardown(test_openapi_describes_raw_routes, setup_testing, teardown),
       cmocka_unit_test_setup_teardown(test_openapi_auth_paths_operations_and_security, setup_auth, teardown),
       cmocka_unit_test_setup_teardown(test_openapi_query_parameters_for_get, setup_auth, teardown),
       cmocka_unit_test_setup_teardown(test_openapi_schemas_follow_proto3_json, setup_auth, teardown),
