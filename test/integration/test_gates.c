@@ -20,10 +20,11 @@
 #include "common/ev_internal.h"
 #include "common/pg.h"
 #include "harness.h"
+#include "ticketing.h"
 #include "metro/events/v1/payment_events.pb-c.h"
 
-#define PASSWORD "Saigon-Metro-2026"
-#define EVENT_WAIT_MS 20000
+#define PASSWORD TICKETING_PASSWORD
+#define EVENT_WAIT_MS TICKETING_WAIT_MS
 #define LINE1 "tuyen-metro-so-1-ben-thanh-suoi-tien"
 #define GATES_PER_STATION 4
 #define RACE_TAPS 1000
@@ -36,11 +37,6 @@ enum { TAN_CANG, THAO_DIEN, AN_PHU, BINH_THAI, PHUOC_LONG, THU_DUC, N_STATIONS }
 static const char *const station_ids[N_STATIONS] = {"tan-cang",   "thao-dien",  "an-phu",
                                                     "binh-thai", "phuoc-long", "thu-duc"};
 
-typedef struct rider {
-  char access[2048];
-  char user_id[64];
-} rider;
-
 static char admin_token[2048], gate_token[2048], staff_token[2048];
 static char free_promo[64];                     /* a 100 % promotion without limits: free tickets */
 static char gates[N_STATIONS][GATES_PER_STATION][64];
@@ -52,45 +48,7 @@ static bool widened[N_STATIONS];
 
 /* ---- helpers ---- */
 
-static void sleep_ms(int ms) {
-  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-static long sql_count(const char *query, const char *param) {
-  char *v = sql_value(query, param);
-  assert_non_null(v);
-  long n = atol(v);
-  free(v);
-  return n;
-}
-
-static void sql_exec(const char *query, const char *param) { free(sql_value(query, param)); }
-
-static long json_int(const http_response *r, const char *key) {
-  return (long)json_integer_value(json_object_get(r->json, key));
-}
-
 static bool json_flag(const http_response *r, const char *key) { return json_is_true(json_object_get(r->json, key)); }
-
-static http_response *call_ok(const char *method, const char *path, const char *body, const char *bearer) {
-  http_response *r = http_call(method, path, body, bearer);
-  if (r->status != 200) fprintf(stderr, "%s %s -> %ld: %s\n", method, path, r->status, r->body);
-  assert_int_equal(r->status, 200);
-  return r;
-}
-
-static void expect_error(const char *method, const char *path, const char *body, const char *bearer, long status,
-                         const char *reason, const char *field) {
-  http_response *r = http_call(method, path, body, bearer);
-  if (r->status != status || (reason && strcmp(error_reason(r), reason) != 0) ||
-      (field && strcmp(error_field(r), field) != 0))
-    fprintf(stderr, "%s %s %.300s -> %ld: %s\n", method, path, body ? body : "", r->status, r->body);
-  assert_int_equal(r->status, status);
-  if (reason) assert_string_equal(error_reason(r), reason);
-  if (field) assert_string_equal(error_field(r), field);
-  http_response_free(r);
-}
 
 static void login(const char *name, char *token) {
   char body[256];
@@ -110,29 +68,6 @@ static void new_account(const char *role, char *token) {
            name, name, PASSWORD, role);
   http_response_free(call_ok("POST", "/v1/auth/users", body, admin_token));
   login(name, token);
-}
-
-/* A registered passenger with a verified email and a passenger profile. */
-static void new_rider(rider *p) {
-  const char *name = unique_name("rider");
-  char body[512];
-  snprintf(body, sizeof body,
-           "{\"email\":\"%s@metro.test\",\"username\":\"%s\",\"password\":\"%s\",\"firstName\":\"Lan\","
-           "\"lastName\":\"Nguyen\"}",
-           name, name, PASSWORD);
-  http_response *r = call_ok("POST", "/v1/auth/register", body, NULL);
-  snprintf(p->access, sizeof p->access, "%s", json_at(r, "accessToken"));
-  snprintf(p->user_id, sizeof p->user_id, "%s", json_at(r, "user.userId"));
-  http_response_free(r);
-  sql_exec("UPDATE auth.users SET is_verified = true WHERE user_id = $1::uuid RETURNING 1", p->user_id);
-  for (int waited = 0;; waited += 50) {
-    r = http_call("GET", "/v1/users/me", NULL, p->access);
-    if (r->status == 200) break;
-    assert_true(waited < EVENT_WAIT_MS);
-    http_response_free(r);
-    sleep_ms(50);
-  }
-  http_response_free(r);
 }
 
 static void buy(const rider *p, const char *body, char *ticket_id, const char *want_status) {
@@ -235,41 +170,6 @@ static long events_of(const char *id, const char *type) {
 }
 
 static long taps_of(const char *id) { return sql_count("SELECT count(*) FROM ticket.taps WHERE ticket_id = $1::uuid", id); }
-
-/* Publishes a payment event as the payment service would, through the ticket schema's outbox
- * (as test_tickets.c does). */
-static void pay(const char *ticket_id, int amount) {
-  static bool configured;
-  if (!configured) {
-    pg_configure(harness_env("METRO_TICKET_PG_URL"), "ticket");
-    assert_true(ev_names_configure("payment", NULL));
-    configured = true;
-  }
-  Metro__Events__V1__PaymentOutcome ev = METRO__EVENTS__V1__PAYMENT_OUTCOME__INIT;
-  ev.payment_id = (char *)unique_name("pay-");
-  ev.ticket_id = (char *)ticket_id;
-  ev.amount = amount;
-  ev.method = "vnpay";
-  arena *a = arena_create(4096);
-  assert_true(rpc_ok(pg_begin(a)));
-  assert_true(rpc_ok(ev_publish(a, "payment.completed", ticket_id, &ev.base, NULL)));
-  assert_true(rpc_ok(pg_commit(a)));
-  arena_destroy(a);
-}
-
-static void wait_status(const rider *p, const char *id, const char *status) {
-  char path[128], last[64] = "";
-  snprintf(path, sizeof path, "/v1/tickets/%s", id);
-  for (int waited = 0; waited <= EVENT_WAIT_MS; waited += 50) {
-    http_response *r = call_ok("GET", path, NULL, p->access);
-    snprintf(last, sizeof last, "%s", json_at(r, "status"));
-    http_response_free(r);
-    if (strcmp(last, status) == 0) return;
-    sleep_ms(50);
-  }
-  fprintf(stderr, "ticket %s stayed %s, expected %s\n", id, last, status);
-  fail();
-}
 
 /* ---- fares (domain spec §5, §6), for the expected fare adjustments ---- */
 
@@ -579,7 +479,7 @@ static void test_tickets_not_active_refunded_expired_or_not_yet_valid_are_refuse
   snprintf(path, sizeof path, "/v1/tickets/%s/code", id);
   expect_error("GET", path, NULL, p.access, 409, "TICKET_NOT_ACTIVE", NULL);
   pay(id, 10000);
-  wait_status(&p, id, "active");
+  wait_status(p.access, id, "active");
   static_token(&p, id, token);
   tap_check(TAN_CANG, 0, token, "entry", NULL);
   snprintf(path, sizeof path, "/v1/tickets/%s:refund", id);

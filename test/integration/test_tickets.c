@@ -21,84 +21,19 @@
 #include "common/pg.h"
 #include "common/rpc_client.h"
 #include "harness.h"
+#include "ticketing.h"
 #include "metro/events/v1/payment_events.pb-c.h"
 #include "metro/ticket/v1/ticket.pb-c.h"
 
-#define PASSWORD "Saigon-Metro-2026"
-#define EVENT_WAIT_MS 20000
+#define PASSWORD TICKETING_PASSWORD
+#define EVENT_WAIT_MS TICKETING_WAIT_MS
 #define ONEWAY_BODY(method)                                                                                     \
   "{\"originStationId\":\"ben-thanh\",\"destinationStationId\":\"ben-xe-suoi-tien\",\"tripType\":\"oneway\"," \
   "\"passengers\":{\"adult\":1},\"paymentMethod\":\"" method "\"}"
 
-typedef struct rider {
-  char access[2048];
-  char user_id[64];
-  char passenger_id[64];
-} rider;
-
 static char admin_token[2048];
 
 /* ---- helpers ---- */
-
-static void sleep_ms(int ms) {
-  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-static long sql_count(const char *query, const char *param) {
-  char *v = sql_value(query, param);
-  assert_non_null(v);
-  long n = atol(v);
-  free(v);
-  return n;
-}
-
-static long json_int(const http_response *r, const char *key) {
-  return (long)json_integer_value(json_object_get(r->json, key));
-}
-
-static http_response *call_ok(const char *method, const char *path, const char *body, const char *bearer) {
-  http_response *r = http_call(method, path, body, bearer);
-  if (r->status != 200) fprintf(stderr, "%s %s -> %ld: %s\n", method, path, r->status, r->body);
-  assert_int_equal(r->status, 200);
-  return r;
-}
-
-static void expect_error(const char *method, const char *path, const char *body, const char *bearer, long status,
-                         const char *reason, const char *field) {
-  http_response *r = http_call(method, path, body, bearer);
-  if (r->status != status || (reason && strcmp(error_reason(r), reason) != 0))
-    fprintf(stderr, "%s %s %s -> %ld: %s\n", method, path, body ? body : "", r->status, r->body);
-  assert_int_equal(r->status, status);
-  if (reason) assert_string_equal(error_reason(r), reason);
-  if (field) assert_string_equal(error_field(r), field);
-  http_response_free(r);
-}
-
-/* A registered passenger with a verified email (purchases need one in the test stack) and a
- * passenger profile (created from user.created). */
-static void new_rider(rider *p) {
-  const char *name = unique_name("buyer");
-  char body[512];
-  snprintf(body, sizeof body,
-           "{\"email\":\"%s@metro.test\",\"username\":\"%s\",\"password\":\"%s\",\"firstName\":\"Lan\","
-           "\"lastName\":\"Nguyen\"}",
-           name, name, PASSWORD);
-  http_response *r = call_ok("POST", "/v1/auth/register", body, NULL);
-  snprintf(p->access, sizeof p->access, "%s", json_at(r, "accessToken"));
-  snprintf(p->user_id, sizeof p->user_id, "%s", json_at(r, "user.userId"));
-  http_response_free(r);
-  free(sql_value("UPDATE auth.users SET is_verified = true WHERE user_id = $1::uuid RETURNING 1", p->user_id));
-  for (int waited = 0;; waited += 50) {
-    r = http_call("GET", "/v1/users/me", NULL, p->access);
-    if (r->status == 200) break;
-    assert_true(waited < EVENT_WAIT_MS);
-    http_response_free(r);
-    sleep_ms(50);
-  }
-  snprintf(p->passenger_id, sizeof p->passenger_id, "%s", json_at(r, "passenger.passengerId"));
-  http_response_free(r);
-}
 
 /* An active promotion of `type`/`value` with optional extra JSON members; returns its code
  * into code (and its id into id when not NULL). */
@@ -136,46 +71,6 @@ static http_response *get_ticket(const rider *p, const char *id) {
   char path[128];
   snprintf(path, sizeof path, "/v1/tickets/%s", id);
   return http_call("GET", path, NULL, p ? p->access : admin_token);
-}
-
-/* Polls the ticket until it has `status`. */
-static void wait_status(const rider *p, const char *id, const char *status) {
-  char last[64] = "";
-  for (int waited = 0; waited <= EVENT_WAIT_MS; waited += 50) {
-    http_response *r = get_ticket(p, id);
-    assert_int_equal(r->status, 200);
-    snprintf(last, sizeof last, "%s", json_at(r, "status"));
-    http_response_free(r);
-    if (strcmp(last, status) == 0) return;
-    sleep_ms(50);
-  }
-  fprintf(stderr, "ticket %s stayed %s, expected %s\n", id, last, status);
-  fail();
-}
-
-/* Publishes a payment event as the payment service would, through the ticket schema's outbox
- * (so it travels over the stack's real backend, Kafka or the PostgreSQL log). */
-static void inject_payment_event(const char *type, const ProtobufCMessage *data, const char *ticket_id) {
-  static bool configured;
-  if (!configured) {
-    pg_configure(harness_env("METRO_TICKET_PG_URL"), "ticket");
-    assert_true(ev_names_configure("payment", NULL));
-    configured = true;
-  }
-  arena *a = arena_create(4096);
-  assert_true(rpc_ok(pg_begin(a)));
-  assert_true(rpc_ok(ev_publish(a, type, ticket_id, data, NULL)));
-  assert_true(rpc_ok(pg_commit(a)));
-  arena_destroy(a);
-}
-
-static void pay(const char *ticket_id, int amount) {
-  Metro__Events__V1__PaymentOutcome ev = METRO__EVENTS__V1__PAYMENT_OUTCOME__INIT;
-  ev.payment_id = (char *)unique_name("pay-");
-  ev.ticket_id = (char *)ticket_id;
-  ev.amount = amount;
-  ev.method = "vnpay";
-  inject_payment_event("payment.completed", &ev.base, ticket_id);
 }
 
 /* A job of the ticket service called over gRPC as an admin (the scheduler's way). */
@@ -313,7 +208,7 @@ static void test_purchase_is_pending_until_payment_completed_then_active(void **
                              id),
                    1);
   pay(id, 14000);
-  wait_status(&p, id, "active");
+  wait_status(p.access, id, "active");
   r = get_ticket(&p, id);
   assert_true(strlen(json_at(r, "validFrom")) > 0 && strlen(json_at(r, "validUntil")) > 0);
   http_response_free(r);
@@ -383,7 +278,7 @@ static void test_passes_are_priced_from_the_profile(void **state) {
   snprintf(id, sizeof id, "%s", json_at(r, "ticketId"));
   http_response_free(r);
   pay(id, 255000);
-  wait_status(&p, id, "inactive");
+  wait_status(p.access, id, "inactive");
   r = get_ticket(&p, id);
   assert_true(strlen(json_at(r, "autoActivateAt")) > 0);
   assert_string_equal(json_at(r, "validFrom"), "");
@@ -418,7 +313,7 @@ static void test_cancellation_and_refund_rules(void **state) {
   /* A paid, untapped single: the owner gets 100 % back. */
   buy_ok(&p, ONEWAY_BODY("vnpay"), paid, "pending_payment");
   pay(paid, 14000);
-  wait_status(&p, paid, "active");
+  wait_status(p.access, paid, "active");
   snprintf(path, sizeof path, "/v1/tickets/%s:cancel", paid);
   r = call_ok("POST", path, "{\"reason\":\"plans changed\"}", p.access);
   assert_int_equal(json_int(r, "refundPercent"), 100);
@@ -432,12 +327,12 @@ static void test_cancellation_and_refund_rules(void **state) {
   ev.refund_amount = 14000;
   ev.reason = "cancellation";
   inject_payment_event("payment.refunded", &ev.base, paid);
-  wait_status(&p, paid, "refunded");
+  wait_status(p.access, paid, "refunded");
 
   /* The admin refunds any share; passengers cannot call :refund. */
   buy_ok(&p, ONEWAY_BODY("vnpay"), refunded, "pending_payment");
   pay(refunded, 14000);
-  wait_status(&p, refunded, "active");
+  wait_status(p.access, refunded, "active");
   snprintf(path, sizeof path, "/v1/tickets/%s:refund", refunded);
   expect_error("POST", path, "{\"percent\":40}", p.access, 403, "PERMISSION_DENIED", NULL);
   expect_error("POST", path, "{\"percent\":101}", admin_token, 400, "INVALID_PERCENT", "percent");
@@ -448,7 +343,7 @@ static void test_cancellation_and_refund_rules(void **state) {
   ev.ticket_id = refunded;
   ev.refund_amount = 5600;
   inject_payment_event("payment.refunded", &ev.base, refunded);
-  wait_status(&p, refunded, "refunded");
+  wait_status(p.access, refunded, "refunded");
 }
 
 static void test_another_passengers_ticket_is_not_found_on_every_route(void **state) {
@@ -731,12 +626,12 @@ static void test_jobs_expire_unpaid_activate_passes_and_end_validity(void **stat
 
   buy_ok(&p, "{\"passType\":\"day_pass\",\"paymentMethod\":\"vnpay\"}", pass, "pending_payment");
   pay(pass, 20000);
-  wait_status(&p, pass, "inactive");
+  wait_status(p.access, pass, "inactive");
   free(sql_value("UPDATE ticket.tickets SET auto_activate_at = now() - interval '1 hour' WHERE ticket_id = $1::uuid "
                  "RETURNING 1",
                  pass));
   assert_true(run_job("AutoActivatePasses") >= 1);
-  wait_status(&p, pass, "active");
+  wait_status(p.access, pass, "active");
   assert_int_equal(sql_count("SELECT count(*) FROM ticket.tickets WHERE ticket_id = $1::uuid AND valid_from = "
                              "auto_activate_at AND valid_until = auto_activate_at + interval '1 day'",
                              pass),
@@ -744,12 +639,12 @@ static void test_jobs_expire_unpaid_activate_passes_and_end_validity(void **stat
 
   buy_ok(&p, ONEWAY_BODY("vnpay"), single, "pending_payment");
   pay(single, 14000);
-  wait_status(&p, single, "active");
+  wait_status(p.access, single, "active");
   free(sql_value("UPDATE ticket.tickets SET valid_until = now() - interval '1 second' WHERE ticket_id = $1::uuid "
                  "RETURNING 1",
                  single));
   assert_true(run_job("ExpireEnded") >= 1);
-  wait_status(&p, single, "expired");
+  wait_status(p.access, single, "expired");
   /* Nothing is due any more for these tickets: a second run does not touch them. */
   run_job("ExpireUnpaid");
   run_job("ExpireEnded");

@@ -1,0 +1,116 @@
+/* Helpers the ticket and gate integration tests share (see ticketing.h): REST calls with
+ * expectations, SQL counts, riders, injected payment events and status polling. */
+#include "ticketing.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "common/ev_internal.h"
+#include "common/events.h"
+#include "common/pg.h"
+#include "metro/events/v1/payment_events.pb-c.h"
+
+void sleep_ms(int ms) {
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+long sql_count(const char *query, const char *param) {
+  char *v = sql_value(query, param);
+  assert_non_null(v);
+  long n = atol(v);
+  free(v);
+  return n;
+}
+
+void sql_exec(const char *query, const char *param) { free(sql_value(query, param)); }
+
+long json_int(const http_response *r, const char *key) {
+  return (long)json_integer_value(json_object_get(r->json, key));
+}
+
+http_response *call_ok(const char *method, const char *path, const char *body, const char *bearer) {
+  http_response *r = http_call(method, path, body, bearer);
+  if (r->status != 200) fprintf(stderr, "%s %s -> %ld: %s\n", method, path, r->status, r->body);
+  assert_int_equal(r->status, 200);
+  return r;
+}
+
+void expect_error(const char *method, const char *path, const char *body, const char *bearer, long status,
+                  const char *reason, const char *field) {
+  http_response *r = http_call(method, path, body, bearer);
+  if (r->status != status || (reason && strcmp(error_reason(r), reason) != 0) ||
+      (field && strcmp(error_field(r), field) != 0))
+    fprintf(stderr, "%s %s %.300s -> %ld: %s\n", method, path, body ? body : "", r->status, r->body);
+  assert_int_equal(r->status, status);
+  if (reason) assert_string_equal(error_reason(r), reason);
+  if (field) assert_string_equal(error_field(r), field);
+  http_response_free(r);
+}
+
+void new_rider(rider *p) {
+  const char *name = unique_name("rider");
+  char body[512];
+  snprintf(body, sizeof body,
+           "{\"email\":\"%s@metro.test\",\"username\":\"%s\",\"password\":\"%s\",\"firstName\":\"Lan\","
+           "\"lastName\":\"Nguyen\"}",
+           name, name, TICKETING_PASSWORD);
+  http_response *r = call_ok("POST", "/v1/auth/register", body, NULL);
+  snprintf(p->access, sizeof p->access, "%s", json_at(r, "accessToken"));
+  snprintf(p->user_id, sizeof p->user_id, "%s", json_at(r, "user.userId"));
+  http_response_free(r);
+  sql_exec("UPDATE auth.users SET is_verified = true WHERE user_id = $1::uuid RETURNING 1", p->user_id);
+  for (int waited = 0;; waited += 50) {
+    r = http_call("GET", "/v1/users/me", NULL, p->access);
+    if (r->status == 200) break;
+    assert_true(waited < TICKETING_WAIT_MS);
+    http_response_free(r);
+    sleep_ms(50);
+  }
+  snprintf(p->passenger_id, sizeof p->passenger_id, "%s", json_at(r, "passenger.passengerId"));
+  http_response_free(r);
+}
+
+void inject_payment_event(const char *type, const ProtobufCMessage *data, const char *ticket_id) {
+  static bool configured;
+  if (!configured) {
+    pg_configure(harness_env("METRO_TICKET_PG_URL"), "ticket");
+    assert_true(ev_names_configure("payment", NULL));
+    configured = true;
+  }
+  arena *a = arena_create(4096);
+  assert_true(rpc_ok(pg_begin(a)));
+  assert_true(rpc_ok(ev_publish(a, type, ticket_id, data, NULL)));
+  assert_true(rpc_ok(pg_commit(a)));
+  arena_destroy(a);
+}
+
+void pay(const char *ticket_id, int amount) {
+  Metro__Events__V1__PaymentOutcome ev = METRO__EVENTS__V1__PAYMENT_OUTCOME__INIT;
+  ev.payment_id = (char *)unique_name("pay-");
+  ev.ticket_id = (char *)ticket_id;
+  ev.amount = amount;
+  ev.method = "vnpay";
+  inject_payment_event("payment.completed", &ev.base, ticket_id);
+}
+
+void wait_status(const char *bearer, const char *id, const char *status) {
+  char path[128], last[64] = "";
+  snprintf(path, sizeof path, "/v1/tickets/%s", id);
+  for (int waited = 0; waited <= TICKETING_WAIT_MS; waited += 50) {
+    http_response *r = call_ok("GET", path, NULL, bearer);
+    snprintf(last, sizeof last, "%s", json_at(r, "status"));
+    http_response_free(r);
+    if (strcmp(last, status) == 0) return;
+    sleep_ms(50);
+  }
+  fprintf(stderr, "ticket %s stayed %s, expected %s\n", id, last, status);
+  fail();
+}
