@@ -123,24 +123,25 @@ static rpc_status record_tap(rpc_ctx *ctx, const Metro__Ticket__V1__TapResult *r
   return st;
 }
 
-/* The recent taps the abuse and duplicate rules read. */
-static rpc_status recent_taps(rpc_ctx *ctx, const char *ticket_id, int64_t now, const tk_gate_rules *rules,
-                              tk_gate_state *g) {
-  const char *params[] = {ticket_id, arena_printf(ctx->arena, "%lld", (long long)(now - rules->burst_window_us))};
-  PGresult *r;
-  rpc_status st = pg_exec(ctx->arena, &r,
-                          "SELECT (SELECT count(*) FROM taps WHERE ticket_id = $1::uuid AND counted "
-                          "AND created_at > " AT("$2") "), l.gate_id, l.direction, " US("l.created_at")
-                          " FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT gate_id, direction, created_at FROM taps "
-                          "WHERE ticket_id = $1::uuid AND accepted AND NOT duplicate "
-                          "ORDER BY created_at DESC LIMIT 1) l ON true",
-                          2, params);
-  if (!rpc_ok(st)) return st;
-  g->taps_last_window = atoi(PQgetvalue(r, 0, 0));
-  g->last_accept_gate = PQgetisnull(r, 0, 1) ? "" : arena_strdup(ctx->arena, PQgetvalue(r, 0, 1));
-  g->last_accept_direction = strcmp(PQgetvalue(r, 0, 2), "exit") == 0 ? TK_EXIT : TK_ENTRY;
-  g->last_accept_us = PQgetisnull(r, 0, 3) ? 0 : atoll(PQgetvalue(r, 0, 3));
-  return RPC_OK;
+/* Counted taps inside the burst window before now. */
+static int taps_in_window(const tk_row *row, int64_t now, const tk_gate_rules *rules) {
+  int n = 0;
+  for (int i = 0; i < row->n_recent_taps; i++) n += row->recent_tap_us[i] > now - rules->burst_window_us;
+  return n;
+}
+
+/* The counted taps to keep after one more at now: those still in the window, newest last, at
+ * most as many as the burst rule looks at. As a bigint[] literal. */
+static const char *recent_taps_after(rpc_ctx *ctx, const tk_row *row, int64_t now, const tk_gate_rules *rules) {
+  int64_t keep[TK_MAX_RECENT_TAPS + 1];
+  int n = 0;
+  for (int i = 0; i < row->n_recent_taps; i++)
+    if (row->recent_tap_us[i] > now - rules->burst_window_us) keep[n++] = row->recent_tap_us[i];
+  keep[n++] = now;
+  int first = n > rules->burst_max ? n - rules->burst_max : 0;
+  char *out = arena_strdup(ctx->arena, "{");
+  for (int i = first; i < n; i++) out = arena_printf(ctx->arena, "%s%s%lld", out, i > first ? "," : "", (long long)keep[i]);
+  return arena_printf(ctx->arena, "%s}", out);
 }
 
 static void gate_state_of(const tk_row *row, tk_gate_state *g) {
@@ -157,6 +158,9 @@ static void gate_state_of(const tk_row *row, tk_gate_state *g) {
   g->valid_from_us = tk_timestamp_us(t->valid_from);
   g->valid_until_us = tk_timestamp_us(t->valid_until);
   g->last_tap_us = row->last_tap_us;
+  g->last_accept_gate = row->last_accept_gate;
+  g->last_accept_direction = row->last_accept_exit ? TK_EXIT : TK_ENTRY;
+  g->last_accept_us = row->last_accept_us;
 }
 
 /* ---- answers and events ---- */
@@ -270,8 +274,8 @@ static rpc_status decide_and_apply(rpc_ctx *ctx, const Metro__Ticket__V1__TapReq
   tk_gate_state g;
   memset(&g, 0, sizeof g);
   gate_state_of(row, &g);
-  rpc_status st = recent_taps(ctx, row->ticket->ticket_id, now, &rules, &g);
-  if (!rpc_ok(st)) return st;
+  g.taps_last_window = taps_in_window(row, now, &rules);
+  rpc_status st = RPC_OK;
   tk_code_state code = code_state(p, row, now);
   tk_tap_input in = {.direction = dir,
                      .station_id = r->station_id,
@@ -292,7 +296,13 @@ static rpc_status decide_and_apply(rpc_ctx *ctx, const Metro__Ticket__V1__TapReq
                         .journeys_completed = d.accepted ? d.journeys_completed : row->ticket->journeys_completed,
                         .last_tap_us = d.counted ? now : 0,
                         .last_rotating_counter = code == TK_CODE_FRESH ? p->counter : 0,
-                        .tapped = d.accepted};
+                        .tapped = d.accepted,
+                        .recent_tap_us = d.counted ? recent_taps_after(ctx, row, now, &rules) : NULL};
+    if (d.accepted) {
+      c.accept_gate = r->gate_id;
+      c.accept_exit = dir == TK_EXIT;
+      c.accept_us = now;
+    }
     if (d.accepted && dir == TK_ENTRY) {
       c.entry_station_id = r->station_id;
       c.entry_at_us = now;
@@ -380,7 +390,8 @@ rpc_status tk_clear_abuse(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMe
   const char *params[] = {r->ticket_id};
   if (rpc_ok(st))
     st = pg_exec(ctx->arena, NULL,
-                 "WITH t AS (UPDATE tickets SET last_tap_at = NULL WHERE ticket_id = $1::uuid RETURNING 1) "
+                 "WITH t AS (UPDATE tickets SET last_tap_at = NULL, recent_tap_us = '{}' WHERE ticket_id = $1::uuid "
+                 "RETURNING 1) "
                  "UPDATE taps SET counted = false WHERE ticket_id = $1::uuid AND counted",
                  1, params);
   st = tk_finish_tx(ctx, st);

@@ -351,6 +351,8 @@ rpc_status tk_caller_passenger(rpc_ctx *ctx, bool require_verified, tk_passenger
 
 /* ==== tickets_store.c: the tickets table ==== */
 
+#define TK_MAX_RECENT_TAPS 16 /* counted tap times kept for the burst rule (its limit is at most this) */
+
 /* A ticket row as the lifecycle needs it. */
 typedef struct tk_row {
   Metro__Ticket__V1__Ticket *ticket;    /* the API view */
@@ -371,6 +373,11 @@ typedef struct tk_row {
   int64_t last_rotating_counter;
   const char **route_ids;               /* the journey's lines */
   size_t n_route_ids;
+  int64_t recent_tap_us[TK_MAX_RECENT_TAPS]; /* the last counted taps, oldest first */
+  int n_recent_taps;
+  const char *last_accept_gate;         /* "" when none */
+  bool last_accept_exit;
+  int64_t last_accept_us;
 } tk_row;
 
 /* secret: the rotation secret as a bytea literal; qr_token/qr_kid NULL until usable. */
@@ -390,6 +397,10 @@ typedef struct tk_gate_change {
   int64_t last_rotating_counter;             /* 0 = unchanged */
   int64_t valid_from_us, valid_until_us;     /* 0 = unchanged (a pass's first entry sets them) */
   bool tapped;
+  const char *recent_tap_us;                 /* bigint[] literal of the counted taps kept; NULL = unchanged */
+  const char *accept_gate;                   /* an accepted tap: its gate, direction and time; NULL = unchanged */
+  bool accept_exit;
+  int64_t accept_us;
 } tk_gate_change;
 rpc_status tk_ticket_gate_update(rpc_ctx *ctx, const tk_row *row, const tk_gate_change *c, bool *applied, tk_row **out);
 /* found = NULL when no such ticket; for_update locks the row. */

@@ -25,14 +25,15 @@
   US("valid_from") ", " US("valid_until") ", " US("auto_activate_at") ", journeys_allowed, journeys_completed, "    \
   "refund_percent, refund_amount, cancel_reason, version, tapped, validity_days, " US("created_at") ", "            \
   US("updated_at") ", station_count, qr_token, rotation_secret, inside, entry_station_id, " US("entry_at") ", " \
-  "last_rotating_counter, " US("last_tap_at") ", route_ids"
+  "last_rotating_counter, " US("last_tap_at") ", route_ids, recent_tap_us, last_accept_gate, last_accept_direction, " \
+  US("last_accept_at")
 
 enum {
   C_ID, C_PASSENGER, C_USER, C_TYPE, C_STATUS, C_ORIGIN, C_DEST, C_TOTAL_PAX, C_PAX_TYPE, C_ORIGINAL, C_PAX_DISC,
   C_PROMO_DISC, C_TOTAL, C_QUOTE, C_PROMO_ID, C_PROMO_CODE, C_METHOD, C_PAYMENT_ID, C_DEADLINE, C_FROM, C_UNTIL,
   C_AUTO, C_ALLOWED, C_COMPLETED, C_REFUND_PCT, C_REFUND_AMT, C_CANCEL, C_VERSION, C_TAPPED, C_VALIDITY, C_CREATED,
   C_UPDATED, C_STATION_COUNT, C_QR_TOKEN, C_SECRET, C_INSIDE, C_ENTRY_STATION, C_ENTRY_AT, C_LAST_COUNTER, C_LAST_TAP,
-  C_ROUTE_IDS
+  C_ROUTE_IDS, C_RECENT_TAPS, C_ACCEPT_GATE, C_ACCEPT_DIRECTION, C_ACCEPT_AT
 };
 
 static const char *cell(rpc_ctx *ctx, const PGresult *r, int row, int col) {
@@ -114,6 +115,12 @@ static rpc_status row_at(rpc_ctx *ctx, const PGresult *r, int i, tk_row **out) {
   row->last_rotating_counter = num(r, i, C_LAST_COUNTER);
   row->last_tap_us = num(r, i, C_LAST_TAP);
   row->n_route_ids = tk_text_array(ctx, PQgetvalue(r, i, C_ROUTE_IDS), &row->route_ids);
+  const char **recent;
+  size_t n_recent = tk_text_array(ctx, PQgetvalue(r, i, C_RECENT_TAPS), &recent);
+  for (size_t k = 0; k < n_recent && k < TK_MAX_RECENT_TAPS; k++) row->recent_tap_us[row->n_recent_taps++] = atoll(recent[k]);
+  row->last_accept_gate = cell(ctx, r, i, C_ACCEPT_GATE);
+  row->last_accept_exit = strcmp(PQgetvalue(r, i, C_ACCEPT_DIRECTION), "exit") == 0;
+  row->last_accept_us = num(r, i, C_ACCEPT_AT);
   *out = row;
   return RPC_OK;
 }
@@ -296,7 +303,11 @@ rpc_status tk_ticket_gate_update(rpc_ctx *ctx, const tk_row *row, const tk_gate_
                           c->last_rotating_counter ? int_text(ctx, c->last_rotating_counter) : NULL,
                           us_or_null(ctx, c->valid_from_us),
                           us_or_null(ctx, c->valid_until_us),
-                          c->tapped ? "true" : "false"};
+                          c->tapped ? "true" : "false",
+                          c->recent_tap_us,
+                          c->accept_gate,
+                          c->accept_gate ? (c->accept_exit ? "exit" : "entry") : NULL,
+                          c->accept_gate ? int_text(ctx, c->accept_us) : NULL};
   PGresult *r;
   rpc_status st = pg_exec(
       ctx->arena, &r,
@@ -308,9 +319,12 @@ rpc_status tk_ticket_gate_update(rpc_ctx *ctx, const tk_row *row, const tk_gate_
       "last_rotating_counter = COALESCE($10::bigint, last_rotating_counter), "
       "valid_from = CASE WHEN $11::bigint IS NULL THEN valid_from ELSE " AT("$11") " END, "
       "valid_until = CASE WHEN $12::bigint IS NULL THEN valid_until ELSE " AT("$12") " END, "
-      "tapped = tapped OR $13::boolean "
+      "tapped = tapped OR $13::boolean, recent_tap_us = COALESCE($14::bigint[], recent_tap_us), "
+      "last_accept_gate = COALESCE($15, last_accept_gate), "
+      "last_accept_direction = COALESCE($16, last_accept_direction), "
+      "last_accept_at = CASE WHEN $17::bigint IS NULL THEN last_accept_at ELSE " AT("$17") " END "
       "WHERE ticket_id = $1::uuid AND status = $2 AND version = $3::int RETURNING " COLUMNS,
-      13, params);
+      17, params);
   if (!rpc_ok(st)) return st;
   *applied = PQntuples(r) == 1;
   if (!*applied) return RPC_OK;
