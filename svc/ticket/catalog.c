@@ -113,7 +113,7 @@ static Metro__Ticket__V1__Pass *pass_msg(rpc_ctx *ctx, tk_ticket_type t, const t
 
 /* ---- what pricing reads ---- */
 
-rpc_status tk_catalog_load(rpc_ctx *ctx, tk_catalog *out) {
+rpc_status tk_catalog_read(rpc_ctx *ctx, tk_catalog *out) {
   memset(out, 0, sizeof *out);
   for (int p = 0; p < TK_N_PAX; p++) out->discounts[p] = no_discount;
   for (int t = 0; t < TK_N_TICKET_TYPES; t++)
@@ -278,6 +278,7 @@ rpc_status tk_update_fare(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMe
                2, params);
   if (rpc_ok(st)) st = tk_publish_catalog_changed(ctx, "fare", line->route_id);
   if (!rpc_ok(st = tk_finish_tx(ctx, st))) return st;
+  tk_catalog_invalidate();
   *out = &fare_msg(ctx, line, req->base_price, cell_time(ctx, r, 0, 0))->base;
   return RPC_OK;
 }
@@ -312,6 +313,7 @@ rpc_status tk_update_pass(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMe
   if (rpc_ok(st) && PQntuples(r) != 1) st = not_found(ctx, "PASS_NOT_FOUND", "pass", req->pass_type);
   if (rpc_ok(st)) st = tk_publish_catalog_changed(ctx, "pass", tk_ticket_type_name(type));
   if (!rpc_ok(st = tk_finish_tx(ctx, st))) return st;
+  tk_catalog_invalidate();
   tk_pass_row p = pass_of_row(r, 0);
   *out = &pass_msg(ctx, type, &p, cell_time(ctx, r, 0, 4))->base;
   return RPC_OK;
@@ -430,7 +432,10 @@ rpc_status tk_create_passenger_discount(rpc_ctx *ctx, const ProtobufCMessage *ms
   if (!rpc_ok(st) || !rpc_ok(st = pg_begin(ctx->arena))) return st;
   Metro__Ticket__V1__PassengerDiscount *saved = NULL;
   st = tk_finish_tx(ctx, save_discount(ctx, &d, &saved));
-  if (rpc_ok(st)) *out = &saved->base;
+  if (rpc_ok(st)) {
+    tk_catalog_invalidate();
+    *out = &saved->base;
+  }
   return st;
 }
 
@@ -482,6 +487,9 @@ rpc_status tk_update_passenger_discount(rpc_ctx *ctx, const ProtobufCMessage *ms
   if (bits & D_DESCRIPTION) d.description = in->description;
   if (rpc_ok(st)) st = validate_discount(ctx, &d);
   if (rpc_ok(st)) st = save_discount(ctx, &d, &saved);
-  if (rpc_ok(st = tk_finish_tx(ctx, st))) *out = &saved->base;
+  if (rpc_ok(st = tk_finish_tx(ctx, st))) {
+    tk_catalog_invalidate();
+    *out = &saved->base;
+  }
   return st;
 }

@@ -53,6 +53,8 @@ int main(void) {
        "taps a pass may make per window"},
       {"METRO_OPEN_ENTRY_MIN", CFG_INT, "180", false, 1, 1440, &t->open_entry_min,
        "a pass's entry without an exit stops blocking the next entry after this"},
+      {"METRO_CATALOG_CACHE_MS", CFG_INT, "1000", false, 0, 600000, &t->catalog_cache_ms,
+       "how stale another replica's fare, pass or discount change may be in this replica's prices (0 = none)"},
       {"METRO_STATION_CACHE_MS", CFG_INT, "5000", false, 0, 600000, &t->station_cache_ms,
        "how long taps use a station's state from transport before asking again"},
   };

@@ -277,7 +277,13 @@ typedef struct tk_catalog {
   int64_t *fare_prices;
 } tk_catalog;
 
+/* The catalog from the database (catalog.c). */
+rpc_status tk_catalog_read(rpc_ctx *ctx, tk_catalog *out);
+/* The catalog as pricing uses it (catalog_cache.c): a process-wide snapshot at most
+ * METRO_CATALOG_CACHE_MS old (other replicas' writes show within that), copied into the
+ * caller's arena; this replica's own writes drop it at once. */
 rpc_status tk_catalog_load(rpc_ctx *ctx, tk_catalog *out);
+void tk_catalog_invalidate(void);
 /* The base fare of a line: its own row, else the configured default. */
 int64_t tk_catalog_base_price(const rpc_ctx *ctx, const tk_catalog *c, const char *route_id);
 
@@ -475,6 +481,7 @@ typedef struct tk_settings {
   char *qr_key_file, *qr_kid, *qr_previous_key_files;
   int64_t abuse_min_interval_ms, abuse_window_ms, abuse_window_max, open_entry_min, duplicate_tap_ms;
   int64_t station_cache_ms;
+  int64_t catalog_cache_ms;
 } tk_settings;
 
 typedef struct tk_state {
