@@ -15,12 +15,15 @@ static void refuse(tk_tap_decision *out, const char *reason) {
   out->reason = reason;
 }
 
-/* Where the current journey of a single/return starts and ends: journey 1 origin ->
- * destination, journey 2 (return) back. */
+const char *tk_journey_end(tk_ticket_type type, int completed, const char *origin, const char *destination) {
+  return type == TK_RETURN && completed == 1 ? origin : destination;
+}
+
+/* Where the current journey of a single/return starts and ends (it starts where the same
+ * journey, run backwards, would end). */
 static void journey_ends(const tk_gate_state *t, const char **from, const char **to) {
-  bool back = t->type == TK_RETURN && t->journeys_completed == 1;
-  *from = back ? t->destination : t->origin;
-  *to = back ? t->origin : t->destination;
+  *to = tk_journey_end(t->type, t->journeys_completed, t->origin, t->destination);
+  *from = tk_journey_end(t->type, t->journeys_completed, t->destination, t->origin);
 }
 
 /* Step 2: which statuses may tap at all. */

@@ -16,22 +16,8 @@
 #define MAX_TAP_ID_LEN 64
 #define MAX_SLUG_LEN 64
 #define MAX_COLLECTED_VND 10000000
-#define DAY_US (86400LL * 1000000)
-#define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
-#define AT(param) "('epoch'::timestamptz + " param "::bigint * interval '1 microsecond')"
-
-static bool is_slug(const char *s) {
-  size_t n = s ? strlen(s) : 0;
-  return n > 0 && n <= MAX_SLUG_LEN && text_only_chars(s, "abcdefghijklmnopqrstuvwxyz0123456789-");
-}
-
-static bool printable(const char *s, size_t max) {
-  size_t n = s ? strlen(s) : 0;
-  if (n == 0 || n > max) return false;
-  for (size_t i = 0; i < n; i++)
-    if (s[i] < 0x21 || s[i] > 0x7e) return false;
-  return true;
-}
+#define US TK_SQL_US
+#define AT TK_SQL_AT
 
 static const char *direction_name(tk_direction d) { return d == TK_ENTRY ? "entry" : "exit"; }
 
@@ -47,15 +33,15 @@ static tk_gate_rules rules_of(const rpc_ctx *ctx) {
 /* ---- the request ---- */
 
 static rpc_status check_request(rpc_ctx *ctx, const Metro__Ticket__V1__TapRequest *r, tk_direction *dir) {
-  if (!is_slug(r->gate_id)) return rpc_error(ctx->arena, GRPC_STATUS_NOT_FOUND, "GATE_NOT_FOUND", "no such gate");
+  if (!tk_is_slug(r->gate_id)) return rpc_error(ctx->arena, GRPC_STATUS_NOT_FOUND, "GATE_NOT_FOUND", "no such gate");
   if (!r->station_id || !*r->station_id)
     return rpc_invalid(ctx->arena, "stationId", "FIELD_REQUIRED", "stationId is required");
-  if (!is_slug(r->station_id))
+  if (!tk_is_slug(r->station_id))
     return rpc_error(ctx->arena, GRPC_STATUS_NOT_FOUND, "STATION_NOT_FOUND", "no such station");
   if (!r->direction || (strcmp(r->direction, "entry") != 0 && strcmp(r->direction, "exit") != 0))
     return rpc_invalid(ctx->arena, "direction", "INVALID_DIRECTION", "direction must be entry or exit");
   *dir = strcmp(r->direction, "entry") == 0 ? TK_ENTRY : TK_EXIT;
-  if (!printable(r->tap_id, MAX_TAP_ID_LEN))
+  if (!tk_is_token(r->tap_id, MAX_TAP_ID_LEN))
     return rpc_invalid(ctx->arena, "tapId", "INVALID_TAP_ID", "tapId must be 1-%d printable characters", MAX_TAP_ID_LEN);
   if (!r->token || !*r->token) return rpc_invalid(ctx->arena, "token", "FIELD_REQUIRED", "token is required");
   return RPC_OK;
@@ -309,7 +295,7 @@ static rpc_status decide_and_apply(rpc_ctx *ctx, const Metro__Ticket__V1__TapReq
     }
     if (d.activates_pass) {
       c.valid_from_us = now;
-      c.valid_until_us = now + row->validity_days * DAY_US;
+      c.valid_until_us = now + row->validity_days * TK_DAY_US;
     }
     bool applied;
     if (!rpc_ok(st = tk_ticket_gate_update(ctx, row, &c, &applied, &after))) return st;
@@ -403,10 +389,10 @@ rpc_status tk_clear_abuse(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMe
  * completes the journey as if at its end, and the adjustment is recorded as settled. */
 rpc_status tk_assisted_exit(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
   const Metro__Ticket__V1__AssistedExitRequest *r = (const void *)msg;
-  if (!is_slug(r->station_id)) return rpc_error(ctx->arena, GRPC_STATUS_NOT_FOUND, "STATION_NOT_FOUND", "no such station");
+  if (!tk_is_slug(r->station_id)) return rpc_error(ctx->arena, GRPC_STATUS_NOT_FOUND, "STATION_NOT_FOUND", "no such station");
   if (r->collected_vnd < 0 || r->collected_vnd > MAX_COLLECTED_VND)
     return rpc_invalid(ctx->arena, "collectedVnd", "INVALID_AMOUNT", "collectedVnd must be 0-%d", MAX_COLLECTED_VND);
-  rpc_status st = is_slug(r->gate_id) ? check_gate(ctx, r->gate_id, r->station_id)
+  rpc_status st = tk_is_slug(r->gate_id) ? check_gate(ctx, r->gate_id, r->station_id)
                                       : rpc_error(ctx->arena, GRPC_STATUS_NOT_FOUND, "GATE_NOT_FOUND", "no such gate");
   if (!rpc_ok(st)) return st;
   if (!rpc_ok(st = pg_begin(ctx->arena))) return st;
@@ -419,9 +405,10 @@ rpc_status tk_assisted_exit(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufC
   int amount = 0;
   const char *expected = NULL;
   if (rpc_ok(st)) {
-    bool back = row->type == TK_RETURN && row->ticket->journeys_completed == 1;
     expected = tk_is_pass(row->type) ? r->station_id
-                                     : back ? row->ticket->origin_station_id : row->ticket->destination_station_id;
+                                     : tk_journey_end(row->type, row->ticket->journeys_completed,
+                                                      row->ticket->origin_station_id,
+                                                      row->ticket->destination_station_id);
     st = fare_adjustment(ctx, row, r->station_id, expected, &amount);
   }
   if (rpc_ok(st)) {
@@ -475,9 +462,9 @@ rpc_status tk_create_gate(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMe
   const Metro__Ticket__V1__CreateGateRequest *req = (const void *)msg;
   const Metro__Ticket__V1__Gate *g = req->gate;
   if (!g) return rpc_invalid(ctx->arena, "gate", "FIELD_REQUIRED", "gate is required");
-  if (!is_slug(g->gate_id))
+  if (!tk_is_slug(g->gate_id))
     return rpc_invalid(ctx->arena, "gate.gateId", "INVALID_GATE_ID", "gateId must be 1-64 of [a-z0-9-]");
-  if (!is_slug(g->station_id))
+  if (!tk_is_slug(g->station_id))
     return rpc_error(ctx->arena, GRPC_STATUS_NOT_FOUND, "STATION_NOT_FOUND", "no such station");
   const char *name = g->name ? g->name : "";
   if (strlen(name) > 100 || text_has_control(name) || text_utf8_length(name) < 0)
@@ -501,7 +488,7 @@ rpc_status tk_create_gate(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMe
 rpc_status tk_list_gates(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
   const Metro__Ticket__V1__ListGatesRequest *req = (const void *)msg;
   const char *station = req->station_id && *req->station_id ? req->station_id : NULL;
-  if (station && !is_slug(station))
+  if (station && !tk_is_slug(station))
     return rpc_invalid(ctx->arena, "stationId", "INVALID_STATION_ID", "stationId is not a station id");
   const char *params[] = {station};
   PGresult *r;

@@ -12,12 +12,16 @@ static rpc_status ticket_not_found(rpc_ctx *ctx) {
 
 static bool is_staff(const rpc_ctx *ctx) { return rpc_caller_has_role(ctx, "staff"); }
 
+static bool is_owner(const rpc_ctx *ctx, const tk_row *row) {
+  return ctx->caller.user_id && strcmp(row->user_id, ctx->caller.user_id) == 0;
+}
+
 /* The ticket if the caller may see it: staff and admins see every ticket, a passenger only
  * their own (someone else's is NOT_FOUND, exactly like a ticket that does not exist). */
 static rpc_status visible_ticket(rpc_ctx *ctx, const char *ticket_id, bool for_update, tk_row **out) {
   rpc_status st = tk_ticket_get(ctx, ticket_id, for_update, out);
   if (!rpc_ok(st)) return st;
-  if (!*out || (!is_staff(ctx) && (!ctx->caller.user_id || strcmp((*out)->user_id, ctx->caller.user_id) != 0)))
+  if (!*out || (!is_staff(ctx) && !is_owner(ctx, *out)))
     return ticket_not_found(ctx);
   return RPC_OK;
 }
@@ -56,13 +60,20 @@ static rpc_status list_tickets(rpc_ctx *ctx, const ProtobufCMessage *msg, Protob
   return st;
 }
 
-/* One locked transition on a ticket the caller may see. */
-static rpc_status move_visible(rpc_ctx *ctx, const char *ticket_id, const tk_move *m, ProtobufCMessage **out) {
+/* What a request makes of the ticket, decided on the locked row. */
+typedef rpc_status (*move_plan_fn)(rpc_ctx *ctx, const tk_row *row, const void *request, tk_move *m);
+
+/* One locked transition on a ticket the caller may see: the row is read once, under its lock,
+ * and the plan decides the move from what it holds. */
+static rpc_status move_visible(rpc_ctx *ctx, const char *ticket_id, move_plan_fn plan, const void *request,
+                               ProtobufCMessage **out) {
   rpc_status st = pg_begin(ctx->arena);
   if (!rpc_ok(st)) return st;
   tk_row *row, *moved = NULL;
+  tk_move m;
   st = visible_ticket(ctx, ticket_id, true, &row);
-  if (rpc_ok(st)) st = tk_ticket_move(ctx, row, m, &moved);
+  if (rpc_ok(st)) st = plan(ctx, row, request, &m);
+  if (rpc_ok(st)) st = tk_ticket_move(ctx, row, &m, &moved);
   st = tk_finish_tx(ctx, st);
   if (rpc_ok(st)) *out = &moved->ticket->base;
   return st;
@@ -75,29 +86,43 @@ static rpc_status check_reason(rpc_ctx *ctx, const char *reason) {
 
 /* The owner cancels under §9.2; an admin cancelling someone else's ticket refunds the owner
  * percentage when it was paid (a chosen percentage goes through :refund). Staff only read. */
+static rpc_status plan_cancel(rpc_ctx *ctx, const tk_row *row, const void *request, tk_move *m) {
+  (void)request;
+  bool owner = is_owner(ctx, row);
+  if (!owner && !rpc_caller_has_role(ctx, "admin"))
+    return rpc_error(ctx->arena, GRPC_STATUS_PERMISSION_DENIED, "PERMISSION_DENIED", "only the owner or an admin cancels");
+  *m = (tk_move){.trigger = owner ? TK_ON_OWNER_CANCEL : TK_ON_ADMIN_CANCEL,
+                 .refund_percent = (int)tk_cfg(ctx)->owner_refund_percent,
+                 .reason = owner ? "owner" : "admin"};
+  return RPC_OK;
+}
+
 static rpc_status cancel_ticket(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
   const Metro__Ticket__V1__CancelTicketRequest *r = (const void *)msg;
   rpc_status st = check_reason(ctx, r->reason);
   if (!rpc_ok(st)) return st;
-  tk_row *peek;
-  if (!rpc_ok(st = visible_ticket(ctx, r->ticket_id, false, &peek))) return st;
-  bool owner = ctx->caller.user_id && strcmp(peek->user_id, ctx->caller.user_id) == 0;
-  if (!owner && !rpc_caller_has_role(ctx, "admin"))
-    return rpc_error(ctx->arena, GRPC_STATUS_PERMISSION_DENIED, "PERMISSION_DENIED", "only the owner or an admin cancels");
-  tk_move m = {.trigger = owner ? TK_ON_OWNER_CANCEL : TK_ON_ADMIN_CANCEL,
-               .refund_percent = (int)tk_cfg(ctx)->owner_refund_percent,
-               .reason = owner ? "owner" : "admin"};
-  return move_visible(ctx, r->ticket_id, &m, out);
+  return move_visible(ctx, r->ticket_id, plan_cancel, r, out);
+}
+
+/* Only the owner activates; to anyone else the ticket does not exist. */
+static rpc_status plan_activate(rpc_ctx *ctx, const tk_row *row, const void *request, tk_move *m) {
+  (void)request;
+  if (!is_owner(ctx, row)) return ticket_not_found(ctx);
+  *m = (tk_move){.trigger = TK_ON_ACTIVATE, .reason = "owner"};
+  return RPC_OK;
 }
 
 static rpc_status activate_ticket(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
   const Metro__Ticket__V1__ActivateTicketRequest *r = (const void *)msg;
-  tk_row *peek;
-  rpc_status st = visible_ticket(ctx, r->ticket_id, false, &peek);
-  if (!rpc_ok(st)) return st;
-  if (!ctx->caller.user_id || strcmp(peek->user_id, ctx->caller.user_id) != 0) return ticket_not_found(ctx);
-  tk_move m = {.trigger = TK_ON_ACTIVATE, .reason = "owner"};
-  return move_visible(ctx, r->ticket_id, &m, out);
+  return move_visible(ctx, r->ticket_id, plan_activate, r, out);
+}
+
+static rpc_status plan_refund(rpc_ctx *ctx, const tk_row *row, const void *request, tk_move *m) {
+  (void)ctx;
+  (void)row;
+  const Metro__Ticket__V1__RefundTicketRequest *r = request;
+  *m = (tk_move){.trigger = TK_ON_ADMIN_CANCEL, .refund_percent = r->percent, .reason = "admin"};
+  return RPC_OK;
 }
 
 static rpc_status refund_ticket(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
@@ -106,8 +131,7 @@ static rpc_status refund_ticket(rpc_ctx *ctx, const ProtobufCMessage *msg, Proto
     return rpc_invalid(ctx->arena, "percent", "INVALID_PERCENT", "percent must be 0-100");
   rpc_status st = check_reason(ctx, r->reason);
   if (!rpc_ok(st)) return st;
-  tk_move m = {.trigger = TK_ON_ADMIN_CANCEL, .refund_percent = r->percent, .reason = "admin"};
-  return move_visible(ctx, r->ticket_id, &m, out);
+  return move_visible(ctx, r->ticket_id, plan_refund, r, out);
 }
 
 static const rpc_method_impl methods[] = {

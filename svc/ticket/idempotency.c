@@ -12,10 +12,7 @@
 rpc_status tk_idem_prepare(rpc_ctx *ctx, const char *key, const ProtobufCMessage *request, tk_idem *out) {
   memset(out, 0, sizeof *out);
   if (!key) return RPC_OK;
-  size_t n = strlen(key);
-  bool printable = n > 0 && n <= MAX_KEY_LEN;
-  for (size_t i = 0; printable && i < n; i++) printable = key[i] > 0x20 && key[i] < 0x7f;
-  if (!printable)
+  if (!tk_is_token(key, MAX_KEY_LEN))
     return rpc_invalid(ctx->arena, "Idempotency-Key", "INVALID_IDEMPOTENCY_KEY",
                        "Idempotency-Key must be 1-%d printable ASCII characters without spaces", MAX_KEY_LEN);
   /* protobuf-c packs fields in number order, so equal requests hash equally whatever the

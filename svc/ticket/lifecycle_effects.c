@@ -7,8 +7,6 @@
 #include "metro/events/v1/ticket_events.pb-c.h"
 #include "svc/ticket/ticket.h"
 
-#define DAY_US (86400LL * 1000000)
-
 rpc_status tk_publish_activated(rpc_ctx *ctx, const Metro__Ticket__V1__Ticket *t, const char *user_id,
                                 const char *qr_token, const char *trigger) {
   Metro__Events__V1__TicketActivated ev = METRO__EVENTS__V1__TICKET_ACTIVATED__INIT;
@@ -63,7 +61,7 @@ static void refund_of(const tk_row *row, int percent, tk_change *c) {
 static void set_validity(rpc_ctx *ctx, const tk_row *row, int64_t from_us, tk_change *c) {
   int days = tk_is_pass(row->type) ? row->validity_days : (int)tk_cfg(ctx)->single_validity_days;
   c->valid_from_us = from_us;
-  c->valid_until_us = from_us + days * DAY_US;
+  c->valid_until_us = from_us + days * TK_DAY_US;
 }
 
 rpc_status tk_ticket_move(rpc_ctx *ctx, const tk_row *row, const tk_move *m, tk_row **out) {
@@ -80,7 +78,7 @@ rpc_status tk_ticket_move(rpc_ctx *ctx, const tk_row *row, const tk_move *m, tk_
   switch (m->trigger) {
     case TK_ON_PAYMENT_COMPLETED: {
       if (c.to == TK_ACTIVE) set_validity(ctx, row, now, &c);
-      else c.auto_activate_us = tk_timestamp_us(row->ticket->create_time) + tk_cfg(ctx)->auto_activate_days * DAY_US;
+      else c.auto_activate_us = tk_timestamp_us(row->ticket->create_time) + tk_cfg(ctx)->auto_activate_days * TK_DAY_US;
       rpc_status st = tk_qr_issue(ctx, row->ticket, now, &c.qr_token, &c.qr_kid); /* usable now: its QR */
       if (!rpc_ok(st)) return st;
       break;

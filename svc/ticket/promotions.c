@@ -11,7 +11,7 @@
 #include "common/text.h"
 #include "svc/ticket/ticket.h"
 
-#define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+#define US TK_SQL_US
 /* A µs-since-epoch parameter as a timestamptz (NULL stays NULL); exact to the microsecond. */
 #define TS(param) "(timestamptz 'epoch' + " param "::bigint * interval '1 microsecond')"
 

@@ -8,8 +8,6 @@
 #include "metro/events/v1/ticket_events.pb-c.h"
 #include "svc/ticket/ticket.h"
 
-#define DAY_US (86400LL * 1000000)
-
 static const char *const payment_methods[] = {"vnpay", "paypal", "sepay"};
 
 /* vnpay, paypal or sepay; only a free ticket may go without one. */
@@ -97,11 +95,11 @@ static Metro__Ticket__V1__Ticket *new_ticket(rpc_ctx *ctx, const Metro__Ticket__
     t->payment_deadline = tk_timestamp(ctx, now + cfg->payment_deadline_s * 1000000);
   } else if (pass) {
     t->status = "inactive";
-    t->auto_activate_at = tk_timestamp(ctx, now + cfg->auto_activate_days * DAY_US);
+    t->auto_activate_at = tk_timestamp(ctx, now + cfg->auto_activate_days * TK_DAY_US);
   } else {
     t->status = "active";
     t->valid_from = t->create_time;
-    t->valid_until = tk_timestamp(ctx, now + cfg->single_validity_days * DAY_US);
+    t->valid_until = tk_timestamp(ctx, now + cfg->single_validity_days * TK_DAY_US);
   }
   return t;
 }

@@ -8,16 +8,9 @@
 #include "common/text.h"
 #include "svc/ticket/ticket.h"
 
-#define MAX_ID_LEN 64
-
-static bool is_slug(const char *s) {
-  size_t n = s ? strlen(s) : 0;
-  return n > 0 && n <= MAX_ID_LEN && text_only_chars(s, "abcdefghijklmnopqrstuvwxyz0123456789-");
-}
-
 static rpc_status check_station(rpc_ctx *ctx, const char *field, const char *id) {
   if (!id || !*id) return rpc_invalid(ctx->arena, field, "FIELD_REQUIRED", "%s is required", field);
-  if (!is_slug(id)) return rpc_error(ctx->arena, GRPC_STATUS_NOT_FOUND, "STATION_NOT_FOUND", "no such station");
+  if (!tk_is_slug(id)) return rpc_error(ctx->arena, GRPC_STATUS_NOT_FOUND, "STATION_NOT_FOUND", "no such station");
   return RPC_OK;
 }
 

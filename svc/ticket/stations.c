@@ -10,7 +10,6 @@
 #include "svc/ticket/ticket.h"
 
 #define MAX_CACHED 1024
-#define LOCAL_UTC_OFFSET_S (7 * 3600)
 
 typedef struct cached_place {
   char key[68];
@@ -33,8 +32,7 @@ static bool clock_of(const char *s, int *out) {
 }
 
 bool tk_station_open_at(const tk_station *s, int64_t now_us) {
-  int64_t local = now_us / 1000000 + LOCAL_UTC_OFFSET_S;
-  int t = (int)(((local % 86400) + 86400) % 86400);
+  int t = tk_local_seconds(now_us);
   if (s->open_s <= s->close_s) return t >= s->open_s && t < s->close_s;
   return t >= s->open_s || t < s->close_s; /* open across midnight */
 }

@@ -258,6 +258,9 @@ typedef struct tk_tap_decision {
 void tk_tap_decide(const tk_gate_rules *rules, const tk_gate_state *t, const tk_tap_input *in, tk_tap_decision *out);
 /* -1 for passes (unlimited). */
 int tk_journeys_remaining(tk_ticket_type type, int allowed, int completed);
+/* Where the current journey of a single/return ends after `completed` journeys: journey 1 at
+ * the destination, journey 2 (return) back at the origin. */
+const char *tk_journey_end(tk_ticket_type type, int completed, const char *origin, const char *destination);
 
 /* ==== catalog.c: fares, passenger discounts and passes (tables of 001_catalog.sql) ==== */
 
@@ -534,6 +537,18 @@ rpc_status tk_expire_ended(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCM
 rpc_status tk_auto_activate_passes(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out);
 
 /* ==== small shared helpers (util.c) ==== */
+
+#define TK_DAY_US (86400LL * 1000000)
+/* SQL: a timestamptz column as µs since the epoch, and a µs parameter as a timestamptz. */
+#define TK_SQL_US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+#define TK_SQL_AT(param) "('epoch'::timestamptz + " param "::bigint * interval '1 microsecond')"
+
+/* A station, line or gate id: 1-64 of [a-z0-9-]. */
+bool tk_is_slug(const char *s);
+/* 1-max printable ASCII characters without spaces (tap ids, Idempotency-Keys). */
+bool tk_is_token(const char *s, size_t max);
+/* Seconds since local (Asia/Ho_Chi_Minh) midnight of an instant. */
+int tk_local_seconds(int64_t us);
 
 int64_t tk_now_us(void);
 /* Local (Asia/Ho_Chi_Minh) day number of an instant. */

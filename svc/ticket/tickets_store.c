@@ -14,8 +14,8 @@
 
 #define DEFAULT_PAGE 20
 #define MAX_PAGE 100
-#define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
-#define AT(param) "('epoch'::timestamptz + " param "::bigint * interval '1 microsecond')"
+#define US TK_SQL_US
+#define AT TK_SQL_AT
 
 /* Every read returns these columns, in this order. */
 #define COLUMNS                                                                                                     \

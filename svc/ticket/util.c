@@ -6,6 +6,7 @@
 #include "common/crypto.h"
 #include "common/pg.h"
 #include "common/rpc_client.h"
+#include "common/text.h"
 #include "metro/events/v1/network_events.pb-c.h"
 #include "svc/ticket/ticket.h"
 
@@ -20,6 +21,24 @@ int64_t tk_now_us(void) {
 long tk_local_day(int64_t us) {
   int64_t s = us / 1000000 + LOCAL_UTC_OFFSET_S;
   return (long)(s >= 0 ? s / 86400 : -((-s + 86399) / 86400));
+}
+
+int tk_local_seconds(int64_t us) {
+  int64_t s = us / 1000000 + LOCAL_UTC_OFFSET_S;
+  return (int)(((s % 86400) + 86400) % 86400);
+}
+
+bool tk_is_slug(const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  return n > 0 && n <= 64 && text_only_chars(s, "abcdefghijklmnopqrstuvwxyz0123456789-");
+}
+
+bool tk_is_token(const char *s, size_t max) {
+  size_t n = s ? strlen(s) : 0;
+  if (n == 0 || n > max) return false;
+  for (size_t i = 0; i < n; i++)
+    if (s[i] < 0x21 || s[i] > 0x7e) return false;
+  return true;
 }
 
 Google__Protobuf__Timestamp *tk_timestamp(rpc_ctx *ctx, int64_t us) {
