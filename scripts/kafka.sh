@@ -23,13 +23,8 @@ log=$dir/kafka.log
 envfile=$dir/env
 start_timeout=${METRO_KAFKA_START_TIMEOUT:-90}
 
-# True while pid is a process that has not exited (a zombie awaiting its reaper has).
-alive() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  [ "${stat%% *}" != Z ]
-}
+# shellcheck source=lib/proc.sh
+. "$here/lib/proc.sh"
 
 # The pid in the pidfile when that process is a live broker.
 running_pid() {

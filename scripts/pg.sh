@@ -61,13 +61,8 @@ ensure_owner() {
   fi
 }
 
-# True while pid is a process that has not exited (a zombie awaiting its reaper has).
-alive() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  [ "${stat%% *}" != Z ]
-}
+# shellcheck source=lib/proc.sh
+. "$here/lib/proc.sh"
 
 is_running() {
   [ -f "$data/postmaster.pid" ] || return 1

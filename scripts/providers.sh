@@ -25,13 +25,8 @@ emulators=$(dirname "$here")/test/providers
 providers=(vnpay paypal sepay)
 envfile=$dir/env
 
-# True while pid is a process that has not exited (a zombie awaiting its reaper has).
-alive() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  [ "${stat%% *}" != Z ]
-}
+# shellcheck source=lib/proc.sh
+. "$here/lib/proc.sh"
 
 # The pid in DIR/NAME.pid when that process is alive and runs NAME.py.
 running_pid() {

@@ -15,13 +15,8 @@ pidfile=$dir/redis.pid
 portfile=$dir/redis.port
 envfile=$dir/env.redis
 
-# True while pid is a process that has not exited (a zombie awaiting its reaper has).
-alive() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  [ "${stat%% *}" != Z ]
-}
+# shellcheck source=lib/proc.sh
+. "$here/lib/proc.sh"
 
 # The pid in the pidfile when that process is a live redis-server.
 running_pid() {
