@@ -1,7 +1,7 @@
 /* Promotion redemption (domain spec §8): a code looked up and checked for a purchase, and
  * its reservation, redemption and release. The promotion row is locked (FOR UPDATE) in the
- * purchase transaction, so concurrent purchases can never exceed either limit; the counters
- * on the row move together with the redemption rows. */
+ * purchase transaction before it is checked, so concurrent purchases can never exceed either
+ * limit; the counters on the row move together with the redemption rows. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,13 +20,13 @@ static const char *const find_sql =
     "user_usage_limit IS NOT NULL AND (SELECT count(*) FROM promotion_redemptions r WHERE r.promotion_id = "
     "p.promotion_id AND r.passenger_id = $2::uuid AND r.status IN ('reserved', 'redeemed')) >= user_usage_limit "
     "FROM promotions p WHERE upper(promotion_code) = upper($1) AND NOT deleted";
-static const char *const find_locked_sql =
-    "SELECT promotion_id, promotion_code, type, value, applicable_ticket_types, applicable_passenger_types, "
-    "applicable_route_ids, is_active, (valid_from <= now() AND now() < valid_until), "
-    "usage_limit IS NOT NULL AND reserved_count + redeemed_count >= usage_limit, "
-    "user_usage_limit IS NOT NULL AND (SELECT count(*) FROM promotion_redemptions r WHERE r.promotion_id = "
-    "p.promotion_id AND r.passenger_id = $2::uuid AND r.status IN ('reserved', 'redeemed')) >= user_usage_limit "
-    "FROM promotions p WHERE upper(promotion_code) = upper($1) AND NOT deleted FOR UPDATE OF p";
+/* Taken before the checks, in its own statement: under READ COMMITTED a statement that waits
+ * for the row lock re-reads the locked row but evaluates its subqueries on the snapshot from
+ * before the wait, so a per-passenger count in the same statement would miss a concurrent
+ * purchase by the same passenger that committed meanwhile. The checks that follow run on a
+ * fresh snapshot taken after the lock is held. */
+static const char *const lock_sql =
+    "SELECT 1 FROM promotions WHERE upper(promotion_code) = upper($1) AND NOT deleted FOR UPDATE";
 
 rpc_status tk_promo_find(rpc_ctx *ctx, const char *code, const char *passenger_id, bool lock, tk_promo_row *out) {
   size_t len = code ? strlen(code) : 0;
@@ -34,7 +34,8 @@ rpc_status tk_promo_find(rpc_ctx *ctx, const char *code, const char *passenger_i
     return not_applicable(ctx, "PROMOTION_NOT_FOUND", "no promotion has this code");
   const char *params[] = {code, passenger_id};
   PGresult *r;
-  rpc_status st = pg_exec(ctx->arena, &r, lock ? find_locked_sql : find_sql, 2, params);
+  rpc_status st = lock ? pg_exec(ctx->arena, NULL, lock_sql, 1, params) : RPC_OK;
+  if (rpc_ok(st)) st = pg_exec(ctx->arena, &r, find_sql, 2, params);
   if (!rpc_ok(st)) return st;
   if (PQntuples(r) == 0) return not_applicable(ctx, "PROMOTION_NOT_FOUND", "no promotion has this code");
   memset(out, 0, sizeof *out);

@@ -460,6 +460,34 @@ static void test_two_hundred_concurrent_purchases_reserve_exactly_the_limit(void
   free(riders);
 }
 
+/* One passenger buying 40 times at once against userUsageLimit 2 and no global limit: the
+ * per-passenger count must be taken after the promotion row is locked, never before. */
+static void test_one_passengers_concurrent_purchases_respect_the_per_passenger_limit(void **state) {
+  (void)state;
+  enum { N = 40 };
+  rider p;
+  new_rider(&p);
+  char code[64], promo_id[64], body[512];
+  new_promotion("fixed_amount", 1000, "\"userUsageLimit\":2", code, promo_id);
+  snprintf(body, sizeof body,
+           "{\"originStationId\":\"ben-thanh\",\"destinationStationId\":\"ba-son\",\"tripType\":\"oneway\","
+           "\"passengers\":{\"adult\":1},\"promotionCode\":\"%s\",\"paymentMethod\":\"vnpay\"}",
+           code);
+  race_arg args[N];
+  for (int i = 0; i < N; i++) args[i] = (race_arg){.who = &p, .body = body};
+  race(args, N);
+  int ok = 0, exhausted = 0;
+  for (int i = 0; i < N; i++) {
+    if (args[i].status == 200) ok++;
+    else if (args[i].status == 400) exhausted++;
+  }
+  assert_int_equal(ok, 2);
+  assert_int_equal(exhausted, N - 2);
+  assert_int_equal(sql_count("SELECT count(*) FROM ticket.promotion_redemptions WHERE promotion_id = $1::uuid",
+                             promo_id),
+                   2);
+}
+
 static void test_fifty_identical_purchases_with_one_key_create_one_ticket(void **state) {
   (void)state;
   enum { N = 50 };
@@ -665,6 +693,7 @@ int main(void) {
       cmocka_unit_test(test_another_passengers_ticket_is_not_found_on_every_route),
       cmocka_unit_test(test_admin_lists_tickets_with_pagination),
       cmocka_unit_test(test_two_hundred_concurrent_purchases_reserve_exactly_the_limit),
+      cmocka_unit_test(test_one_passengers_concurrent_purchases_respect_the_per_passenger_limit),
       cmocka_unit_test(test_fifty_identical_purchases_with_one_key_create_one_ticket),
       cmocka_unit_test(test_each_bad_field_is_named_and_nothing_is_written),
       cmocka_unit_test(test_an_unverified_email_cannot_buy),
