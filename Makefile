@@ -7,10 +7,14 @@ CTEST_ARGS ?= --output-on-failure
 export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=0:halt_on_error=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
-.PHONY: run test deps test-deps build build-asan unit clean
+.PHONY: run run-providers test deps test-deps build build-asan unit clean
 
 run: deps build
 	@bash scripts/run.sh $(BUILD)
+
+# `make run` with the payment-provider emulators (VNPay, PayPal, Sepay at the wire).
+run-providers: deps build
+	@METRO_STACK_PROVIDERS=1 bash scripts/run.sh $(BUILD)
 
 test: test-deps build build-asan
 	ctest --test-dir $(BUILD) $(CTEST_ARGS)

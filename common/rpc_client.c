@@ -74,6 +74,21 @@ rpc_call_meta rpc_meta_from_ctx(const rpc_ctx *ctx) {
                          .client_ip = ctx->client_ip};
 }
 
+static const char *service_identity_secret;
+
+void rpc_client_set_identity_secret(const char *secret) { service_identity_secret = secret; }
+
+rpc_call_meta rpc_meta_as_service(const rpc_ctx *ctx, const char *service) {
+  enum { SERVICE_IDENTITY_TTL_S = 60 };
+  rpc_call_meta meta = rpc_meta_from_ctx(ctx);
+  meta.identity_raw = meta.identity_sig = NULL;
+  const char *roles[] = {"service"};
+  if (service_identity_secret)
+    identity_sign(ctx->arena, service_identity_secret, arena_printf(ctx->arena, "service:%s", service), roles, 1,
+                  (int64_t)time(NULL) + SERVICE_IDENTITY_TTL_S, &meta.identity_raw, &meta.identity_sig);
+  return meta;
+}
+
 size_t rpc_meta_build(const rpc_call_meta *meta, grpc_metadata *md) {
   static const char *const keys[RPC_META_MAX] = {"x-request-id", "traceparent", IDENTITY_HEADER, IDENTITY_SIG_HEADER,
                                                   "x-forwarded-for", "idempotency-key"};

@@ -27,6 +27,13 @@ typedef struct rpc_call_meta {
 /* The metadata a handler forwards to the services it calls. */
 rpc_call_meta rpc_meta_from_ctx(const rpc_ctx *ctx);
 
+/* Service-to-service calls the caller's own identity cannot make (a public provider callback
+ * handing work to another service): the metadata of ctx with a short-lived identity
+ * "service:<service>" holding the role "service", signed with the secret given to
+ * rpc_client_set_identity_secret. Without a secret the identity is left out. */
+void rpc_client_set_identity_secret(const char *secret);
+rpc_call_meta rpc_meta_as_service(const rpc_ctx *ctx, const char *service);
+
 /* Calls `method` ("/pkg.Service/Method") and waits. The response is unpacked into the
  * arena. The deadline is now + timeout_ms, capped by `deadline_ms` (absolute realtime
  * ms, INT64_MAX for none). Errors from the peer keep their code, message and reason. */

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/redis.h"
+#include "common/rpc_client.h"
 
 extern const unsigned char metro_descriptor_set[];
 extern const size_t metro_descriptor_set_len;
@@ -125,6 +126,7 @@ int service_run(const service_def *def) {
     events_stop(def, consumers);
     return 1;
   }
+  rpc_client_set_identity_secret(s.identity_secret);
   rpc_server_config cfg = {
       .service_name = def->name,
       .listen_addr = s.grpc_addr,
@@ -148,6 +150,7 @@ int service_run(const service_def *def) {
   }
   rpc_server_wait(server); /* SIGTERM: stops accepting and drains the calls in flight */
   rpc_server_destroy(server);
+  if (def->stop) def->stop(def->state);
   events_stop(def, consumers);
   metrics_stop();
   release_thread_connections();

@@ -39,6 +39,8 @@ typedef struct service_def {
   int n_settings;
   /* Runs after migrations and before serving (seed data, bootstrap); false aborts. */
   bool (*init)(void *state, const service_settings *common);
+  /* Runs once the gRPC server has drained, before events stop (background threads end here). */
+  void (*stop)(void *state);
   void *state;
   /* Events (common/events.h; needs a database): the relay runs when the service writes an
    * outbox, and each consumer config gets its own thread. Both start after init. */

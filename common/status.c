@@ -141,6 +141,10 @@ static const struct {
     {"IDEMPOTENCY_KEY_REUSED", 409},
     {"TICKET_NOT_ACTIVE", 409},
     {"NO_ENTRY_RECORDED", 409},
+    {"PAYMENT_NOT_OPEN", 409},
+    {"PAYMENT_NOT_APPROVED", 409},
+    {"PAYMENT_NOT_REFUND_PENDING", 409},
+    {"NO_REVIEW_PENDING", 409},
 };
 
 const char *rpc_code_name(grpc_status_code code) {

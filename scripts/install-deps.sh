@@ -12,7 +12,7 @@ packages=(
   libhiredis-dev redis-server
   librdkafka-dev libjansson-dev libssl-dev libcurl4-openssl-dev libcmocka-dev
   libmicrohttpd-dev libzip-dev
-  wrk nghttp2-client curl golang-go
+  wrk nghttp2-client curl golang-go python3
 )
 if [ "${1:-}" = "--test" ]; then
   packages+=(default-jre-headless maven)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: starts PostgreSQL, Redis, every service and the REST gateway on loopback
 # (state in .run/), bootstraps the admin, prints how to try it, and stops all on Ctrl-C.
+# `make run-providers` (METRO_STACK_PROVIDERS=1) adds the VNPay, PayPal and Sepay emulators.
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,4 +48,16 @@ cat <<BANNER
     grpcurl -plaintext 127.0.0.1:50051 list     (grpcurl: bash scripts/tools.sh installs it into .cache/tools/bin)
 
 BANNER
+if [ "${METRO_STACK_PROVIDERS:-0}" = 1 ]; then
+  # shellcheck disable=SC1091
+  . "$state/providers/env"
+  cat <<PROVIDERS
+  Payment emulators (test/providers/README.md): VNPay $METRO_VNPAY_PAY_URL
+    PayPal $METRO_PAYPAL_API_BASE   Sepay control $PROVIDER_SEPAY_CONTROL
+  Pay as in the README: open a ticket's paymentUrl / approveUrl, or send a Sepay transfer:
+    curl -s -X POST $PROVIDER_SEPAY_CONTROL/transfer -H 'Content-Type: application/json' \\
+      -d '{"content":"Payment for ticket <ticketId>","transferAmount":<amount>}'
+
+PROVIDERS
+fi
 while true; do sleep 3600 & wait $!; done

@@ -13,6 +13,8 @@ Environment:
   METRO_STACK_TESTING=1     also start the test echo service behind metro-transcoder-testing
   METRO_HTTP_PORT           REST port (default 8080)
   METRO_ADMIN_EMAIL, METRO_ADMIN_PASSWORD, METRO_ADMIN_USERNAME  bootstrap admin
+  METRO_STACK_PROVIDERS=1   also start the payment-provider emulators (test/providers) and
+                            point the payment and webhook services at them
 USAGE
   exit 2
 }
@@ -28,6 +30,8 @@ service_table=(
   "user|50052|9102|svc/user/metro-user"
   "transport|50053|9103|svc/transport/metro-transport"
   "ticket|50054|9104|svc/ticket/metro-ticket"
+  "payment|50056|9106|svc/payment/metro-payment"
+  "webhook|50057|9107|svc/webhook/metro-webhook"
   "public|50055|9105|svc/public/metro-public"
 )
 services=()
@@ -51,13 +55,27 @@ stop_pid() {
 
 stop_all() {
   for f in "$dir"/pids/*.pid; do [ -e "$f" ] && stop_pid "$f"; done
+  [ -d "$dir/providers" ] && "$here/providers.sh" stop "$dir/providers" >/dev/null 2>&1 || true
   [ -d "$dir/redis" ] && "$here/redis.sh" stop "$dir/redis" >/dev/null 2>&1 || true
   [ -d "$dir/pg" ] && "$here/pg.sh" stop "$dir/pg" >/dev/null 2>&1 || true
 }
 
-# start_process NAME BINARY: runs it in the background with the current environment.
+# start_process NAME BINARY: runs it in the background with the current environment, and
+# writes DIR/run/NAME.sh, which starts it again the same way (tests restart services with it).
 start_process() {
   local name=$1 bin=$2
+  mkdir -p "$dir/run"
+  (
+    umask 077
+    {
+      echo "#!/usr/bin/env bash"
+      echo "# Starts $name again as scripts/stack.sh did (its environment holds secrets: mode 0700)."
+      export -p
+      echo "echo \$\$ >'$dir/pids/$name.pid'"
+      echo "exec '$bin' >>'$dir/logs/$name.log' 2>&1"
+    } >"$dir/run/$name.sh"
+  )
+  chmod 700 "$dir/run/$name.sh"
   "$bin" >"$dir/logs/$name.log" 2>&1 &
   echo $! >"$dir/pids/$name.pid"
 }
@@ -102,6 +120,16 @@ start)
 
   export METRO_JWT_PRIVATE_KEY_FILE=$dir/secrets/jwt-ed25519.pem
   export METRO_QR_KEY_FILE=$dir/secrets/qr-ed25519.pem
+  # The gateway's port is chosen first: providers call back to it and send buyers back to it.
+  http_port=${METRO_HTTP_PORT:-$(port_for http 8080)}
+  export METRO_PUBLIC_BASE_URL=${METRO_PUBLIC_BASE_URL:-http://127.0.0.1:$http_port}
+  if [ "${METRO_STACK_PROVIDERS:-0}" = 1 ]; then
+    "$here/providers.sh" start "$dir/providers" "$METRO_PUBLIC_BASE_URL" >/dev/null
+    set -a
+    # shellcheck disable=SC1091
+    . "$dir/providers/env"
+    set +a
+  fi
   backends=""
   declare -A grpc_port
   for row in "${service_table[@]}"; do
@@ -129,7 +157,6 @@ start)
     backends="$backends,testing=127.0.0.1:$echo_port"
     gateway=$build/transcoder/metro-transcoder-testing
   fi
-  http_port=${METRO_HTTP_PORT:-$(port_for http 8080)}
   (
     export METRO_HTTP_PORT=$http_port METRO_BACKENDS=$backends
     start_process transcoder "$gateway"
@@ -152,6 +179,7 @@ start)
     echo "METRO_REDIS_PORT=$REDIS_PORT"
     echo "METRO_STACK_DIR=$dir"
     [ -z "${METRO_KAFKA_BROKERS:-}" ] || echo "METRO_KAFKA_BROKERS=$METRO_KAFKA_BROKERS"
+    [ ! -s "$dir/providers/env" ] || cat "$dir/providers/env"
   } >"$dir/stack.env"
   ;;
 stop)

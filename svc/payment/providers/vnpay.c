@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "common/crypto.h"
-#include "svc/payment/providers.h"
+#include "svc/payment/providers/providers.h"
 
 /* ---- Form encoding -------------------------------------------------------------------------- */
 

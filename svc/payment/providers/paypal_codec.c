@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include "svc/payment/providers.h"
+#include "svc/payment/providers/providers.h"
 
 /* ---- Amounts -------------------------------------------------------------------------------- */
 

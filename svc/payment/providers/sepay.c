@@ -8,7 +8,7 @@
 #include <jansson.h>
 
 #include "common/crypto.h"
-#include "svc/payment/providers.h"
+#include "svc/payment/providers/providers.h"
 
 /* ---- Webhook body --------------------------------------------------------------------------- */
 
