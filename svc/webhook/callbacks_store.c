@@ -1,6 +1,5 @@
-/* Writing the callback log (sql/webhook/001_callbacks.sql): an accepted callback once per
- * (provider, provider_event_id) with its webhook.received in the same transaction, rejected
- * callbacks apart, and the answer given. */
+/* Writing the callback log (sql/webhook/001_callbacks.sql): accepted callbacks once per event id
+ * with webhook.received in the same transaction, rejected ones apart, and the answer given. */
 #include <stdlib.h>
 
 #include "common/events.h"
@@ -33,7 +32,8 @@ static rpc_status insert_or_find(rpc_ctx *ctx, Metro__Events__V1__WebhookReceive
   /* Read committed: this statement sees the row whose insert made ours do nothing. */
   const char *key[] = {m->provider, m->provider_event_id};
   st = pg_exec(ctx->arena, &r,
-               "SELECT callback_id, " SQL_US("received_at") " FROM callbacks WHERE provider = $1 AND provider_event_id = $2",
+               "SELECT callback_id, " SQL_US("received_at") " FROM callbacks "
+               "WHERE provider = $1 AND provider_event_id = $2",
                2, key);
   if (!rpc_ok(st)) return st;
   if (PQntuples(r) != 1) return rpc_internal("webhook: duplicate callback row not found");

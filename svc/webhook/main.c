@@ -53,7 +53,8 @@ static bool webhook_init(void *st, const service_settings *common) {
     return false;
   }
   wh_metrics_init();
-  if (!s->settings.vnpay_hash_secret[0]) log_warn("vnpay: not configured (METRO_VNPAY_HASH_SECRET); its IPN answers 503");
+  if (!s->settings.vnpay_hash_secret[0])
+    log_warn("vnpay: not configured (METRO_VNPAY_HASH_SECRET); its IPN answers 503");
   if (!s->settings.sepay_api_key[0]) log_warn("sepay: not configured (METRO_SEPAY_API_KEY); its webhook answers 503");
   return paypal_init(s);
 }

@@ -60,7 +60,8 @@ static void paypal_check(rpc_ctx *ctx, const wh_inbound *in, wh_check *out) {
   bool verified = false;
   papi_error err;
   memset(&err, 0, sizeof err);
-  papi_result rc = papi_paypal_verify_webhook(wh_st(ctx)->paypal, ctx->arena, &t, in->raw, in->raw_len, &verified, &err);
+  papi_result rc =
+      papi_paypal_verify_webhook(wh_st(ctx)->paypal, ctx->arena, &t, in->raw, in->raw_len, &verified, &err);
   if (rc != PAPI_OK) {
     /* PayPal down, or its API refused our request (our credentials or webhook id, a bad answer):
      * not the sender's fault; 503 so PayPal delivers again, nothing stored. */

@@ -1,6 +1,5 @@
-/* The one path every provider callback takes (domain spec §12): configured, bounded, checked by
- * its provider row; rejected ones logged apart; accepted ones stored with webhook.received, handed
- * to payment inline and answered as the provider expects. Counted by provider and verdict. */
+/* The one path every provider callback takes (§12): bounded, checked by its provider row, rejected
+ * ones kept apart, accepted ones stored with webhook.received, handed to payment and answered. */
 #include <string.h>
 #include <time.h>
 
@@ -61,8 +60,8 @@ static void keep_rejected(rpc_ctx *ctx, const wh_provider *p, const wh_inbound *
   log_warn("%s: callback rejected: %s (client %s)", p->name, reason, in->client_ip[0] ? in->client_ip : "-");
 }
 
-static rpc_status take_accepted(rpc_ctx *ctx, const wh_provider *p, const wh_inbound *in, Metro__Events__V1__WebhookReceived *m,
-                         ProtobufCMessage **out) {
+static rpc_status take_accepted(rpc_ctx *ctx, const wh_provider *p, const wh_inbound *in,
+                                Metro__Events__V1__WebhookReceived *m, ProtobufCMessage **out) {
   char callback_id[CRYPTO_UUID_LEN + 1];
   crypto_uuid_v4(callback_id);
   m->callback_id = arena_strdup(ctx->arena, callback_id);

@@ -1,5 +1,5 @@
-/* The webhook service's shared declarations: settings and state, the provider table each
- * callback endpoint runs through (pipeline.c), the request helpers, the callback log and the call to payment. */
+/* The webhook service's shared declarations: settings and state, the provider rows the callback
+ * pipeline runs, request helpers, the callback log, the call to payment and ListCallbacks. */
 #ifndef METRO_WEBHOOK_H
 #define METRO_WEBHOOK_H
 
