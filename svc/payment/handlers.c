@@ -141,8 +141,10 @@ static rpc_status apply_callback(rpc_ctx *ctx, const ProtobufCMessage *msg, Prot
   st = pm_apply_callback(ctx, (const Metro__Events__V1__WebhookReceived *)msg, &v);
   if (!rpc_ok(st)) return pg_rollback(), st;
   st = pg_commit(ctx->arena);
-  if (rpc_ok(st)) *out = &v->base;
-  return st;
+  if (!rpc_ok(st)) return st;
+  pm_metrics_callback(((const Metro__Events__V1__WebhookReceived *)msg)->provider, v->result);
+  *out = &v->base;
+  return RPC_OK;
 }
 
 static const rpc_method_impl methods[] = {

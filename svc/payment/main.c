@@ -17,6 +17,7 @@ static bool payment_init(void *p, const service_settings *common) {
   pm_state *st = p;
   pm_settings *s = &st->settings;
   if (!httpc_global_init()) return false;
+  pm_metrics_init();
   if (*s->paypal_api_base && *s->paypal_client_id && *s->paypal_client_secret) {
     papi_paypal_config pc = {.api_base = s->paypal_api_base, .client_id = s->paypal_client_id,
                              .client_secret = s->paypal_client_secret, .webhook_id = "",

@@ -116,6 +116,13 @@ rpc_status pm_refunds_due(rpc_ctx *ctx, int limit, bool include_retries, const c
 bool pm_refund_worker_start(pm_state *st);
 void pm_refund_worker_stop(void);
 
+/* ==== payment_metrics.c ==== */
+
+void pm_metrics_init(void);
+void pm_metrics_callback(const char *provider, const char *result);
+/* outcome as pm_refund_attempt reports it (-1..2). */
+void pm_metrics_refund(const char *method, int outcome);
+
 /* ==== alerts.c ==== */
 
 /* An admin alert: a row in admin_alerts (in the caller's transaction) and an error log line

@@ -179,7 +179,9 @@ rpc_status pm_refund_attempt(rpc_ctx *ctx, const char *payment_id, int *outcome)
     pg_rollback();
     return st;
   }
-  return pg_commit(ctx->arena);
+  st = pg_commit(ctx->arena);
+  if (rpc_ok(st) && row) pm_metrics_refund(row->p->method, *outcome);
+  return st;
 }
 
 rpc_status pm_refunds_due(rpc_ctx *ctx, int limit, bool include_retries, const char ***ids, int *n) {
