@@ -39,6 +39,28 @@ static bool amount_matches(const pm_row *row, const callback *cb) {
   return is(cb->currency, "VND") && cb->amount == row->p->amount;
 }
 
+/* The amounts of a mismatch in words an admin reads without knowing each provider's unit. */
+static const char *reported_amount(rpc_ctx *ctx, const callback *cb) {
+  if (is(cb->provider, "paypal")) {
+    char usd[PAY_PP_MONEY_LEN];
+    pay_paypal_format_cents(cb->amount >= 0 ? cb->amount : 0, usd);
+    return arena_printf(ctx->arena, "%s %s", usd, *cb->currency ? cb->currency : "?");
+  }
+  if (is(cb->provider, "vnpay"))
+    return arena_printf(ctx->arena, "vnp_Amount %lld (%lld.%02lld VND)", (long long)cb->amount,
+                        (long long)(cb->amount / 100), (long long)(cb->amount % 100));
+  return arena_printf(ctx->arena, "%lld VND", (long long)cb->amount);
+}
+
+static const char *expected_amount(rpc_ctx *ctx, const pm_row *row, const callback *cb) {
+  if (is(cb->provider, "paypal")) {
+    char usd[PAY_PP_MONEY_LEN];
+    pay_paypal_format_cents(row->amount_usd_cents, usd);
+    return arena_printf(ctx->arena, "%s USD (%d VND)", usd, row->p->amount);
+  }
+  return arena_printf(ctx->arena, "%d VND", row->p->amount);
+}
+
 static rpc_status keep_unmatched(rpc_ctx *ctx, const callback *cb, const char *reason) {
   if (!is(cb->provider, "sepay")) return RPC_OK;
   const char *params[] = {cb->provider,
@@ -137,8 +159,8 @@ static rpc_status decide(rpc_ctx *ctx, const callback *cb, verdict *v) {
     v->vnpay_rsp_code = "04";
     v->status = row->p->status;
     if (!money) return RPC_OK;
-    const char *why = arena_printf(ctx->arena, "%s reported %lld %s, expected %d VND", cb->provider,
-                                   (long long)cb->amount, *cb->currency ? cb->currency : "?", row->p->amount);
+    const char *why = arena_printf(ctx->arena, "%s reported %s, expected %s", cb->provider,
+                                   reported_amount(ctx, cb), expected_amount(ctx, row, cb));
     st = pm_flag_review(ctx, row, why);
     if (rpc_ok(st) && paid) st = keep_unmatched(ctx, cb, "AMOUNT_MISMATCH");
     return st;
@@ -171,7 +193,8 @@ rpc_status pm_apply_callback(rpc_ctx *ctx, const callback *cb, verdict **out) {
                "ON CONFLICT DO NOTHING RETURNING 1",
                2, key);
   if (!rpc_ok(st)) return st;
-  if (PQntuples(r) == 0) { /* applied before: answer as then, without applying again */
+  if (PQntuples(r) == 0) { /* applied before: answer as then (the webhook service tells a replay
+                            * from a first delivery), without applying again */
     st = pg_exec(ctx->arena, &r,
                  "SELECT a.result, coalesce(a.vnpay_rsp_code, ''), coalesce(a.payment_id::text, ''), "
                  "coalesce(p.status, '') FROM applied_callbacks a LEFT JOIN payments p USING (payment_id) "
@@ -180,8 +203,7 @@ rpc_status pm_apply_callback(rpc_ctx *ctx, const callback *cb, verdict **out) {
     if (!rpc_ok(st)) return st;
     v->result = "DUPLICATE";
     if (PQntuples(r) == 1) {
-      const char *code = PQgetvalue(r, 0, 1);
-      v->vnpay_rsp_code = arena_strdup(ctx->arena, strcmp(code, "00") == 0 ? "02" : code);
+      v->vnpay_rsp_code = arena_strdup(ctx->arena, PQgetvalue(r, 0, 1));
       v->payment_id = arena_strdup(ctx->arena, PQgetvalue(r, 0, 2));
       v->status = arena_strdup(ctx->arena, PQgetvalue(r, 0, 3));
     }

@@ -79,7 +79,8 @@ static void paypal_check(rpc_ctx *ctx, const wh_inbound *in, wh_check *out) {
 }
 
 /* Any 2xx acknowledges; what payment made of it is payment's business. */
-static wh_reply paypal_answer(const Metro__Payment__V1__ApplyCallbackResponse *applied) {
+static wh_reply paypal_answer(const Metro__Payment__V1__ApplyCallbackResponse *applied, bool replay) {
+  (void)replay;
   (void)applied;
   return (wh_reply){.status = 200, .body = "{}"};
 }

@@ -75,7 +75,7 @@ static rpc_status take_accepted(rpc_ctx *ctx, const wh_provider *p, const wh_inb
 
   const Metro__Payment__V1__ApplyCallbackResponse *applied = wh_apply(ctx, m);
   if (!applied && m_apply_failures) metrics_add(m_apply_failures, p->name, NULL, 1);
-  wh_reply reply = p->answer(applied);
+  wh_reply reply = p->answer(applied, duplicate);
   const char *code = reply.code ? reply.code : arena_printf(ctx->arena, "%d", reply.status);
   st = wh_store_answer(ctx, m->callback_id, code);
   if (!rpc_ok(st)) log_warn("%s: could not record the answer to %s: %s", p->name, m->provider_event_id, st.message);

@@ -42,7 +42,8 @@ static void sepay_check(rpc_ctx *ctx, const wh_inbound *in, wh_check *out) {
 }
 
 /* Stored is acknowledged: duplicates, outgoing and unmatched transfers alike. */
-static wh_reply sepay_answer(const Metro__Payment__V1__ApplyCallbackResponse *applied) {
+static wh_reply sepay_answer(const Metro__Payment__V1__ApplyCallbackResponse *applied, bool replay) {
+  (void)replay;
   (void)applied;
   return (wh_reply){.status = 200, .body = "{\"success\":true}"};
 }

@@ -48,11 +48,15 @@ static const pay_vnpay_rsp payment_answers[] = {PAY_VNP_RSP_CONFIRM_SUCCESS, PAY
                                                 PAY_VNP_RSP_ALREADY_CONFIRMED, PAY_VNP_RSP_INVALID_AMOUNT,
                                                 PAY_VNP_RSP_UNKNOWN_ERROR};
 
-/* Payment's RspCode; 99 (VNPay retries) when payment did not answer or answered something else. */
-static wh_reply vnpay_answer(const Metro__Payment__V1__ApplyCallbackResponse *applied) {
+/* Payment's RspCode; 99 (VNPay retries) when payment did not answer or answered something else.
+ * A replay (a delivery of an IPN stored before) that confirmed the payment is answered 02: the
+ * order is confirmed by then. The first delivery keeps 00 even when the stored event reached
+ * payment before this request's own call did. */
+static wh_reply vnpay_answer(const Metro__Payment__V1__ApplyCallbackResponse *applied, bool replay) {
   for (size_t i = 0; applied && applied->vnpay_rsp_code && i < sizeof payment_answers / sizeof payment_answers[0]; i++)
     if (strcmp(applied->vnpay_rsp_code, pay_vnpay_rsp_code(payment_answers[i])) == 0)
-      return ipn_reply(payment_answers[i]);
+      return ipn_reply(replay && payment_answers[i] == PAY_VNP_RSP_CONFIRM_SUCCESS ? PAY_VNP_RSP_ALREADY_CONFIRMED
+                                                                                   : payment_answers[i]);
   return ipn_reply(PAY_VNP_RSP_UNKNOWN_ERROR);
 }
 

@@ -92,8 +92,9 @@ typedef struct wh_provider {
   wh_source source;
   bool (*configured)(const wh_state *s);
   void (*check)(rpc_ctx *ctx, const wh_inbound *in, wh_check *out);
-  /* The answer once stored; applied is payment's verdict, NULL when payment did not answer. */
-  wh_reply (*answer)(const Metro__Payment__V1__ApplyCallbackResponse *applied);
+  /* The answer once stored; applied is payment's verdict, NULL when payment did not answer;
+   * replay: this delivery was stored before (a duplicate of the provider's event). */
+  wh_reply (*answer)(const Metro__Payment__V1__ApplyCallbackResponse *applied, bool replay);
 } wh_provider;
 
 extern const wh_provider wh_vnpay, wh_paypal, wh_sepay;
