@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "svc/payment/providers.h"
+#include "svc/payment/providers/providers.h"
 
 #define SECRET "SECRETKEYFORTESTS0123456789ABCDE"
 #define TXN "0f8fad5bd9cb469fa16570867728950e"
