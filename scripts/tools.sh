@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the pinned Go tools the tests and `make run` use (grpcurl) into .cache/tools/bin,
+# Installs the pinned Go tools the tests and `make run` use (grpcurl, Mailpit) into .cache/tools/bin,
 # skipping those already there at the pinned version; prints that bin directory.
 set -euo pipefail
 
@@ -11,6 +11,7 @@ bin=$cache/tools/bin
 # linker flags its own release builds use (grpcurl stamps its version into main.version).
 tools=(
   "grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl v1.9.1 -X main.version=v1.9.1"
+  "mailpit github.com/axllent/mailpit v1.33.1 -X github.com/axllent/mailpit/config.Version=v1.33.1"
 )
 
 command -v go >/dev/null 2>&1 || { echo "tools.sh: go not found (run scripts/install-deps.sh)" >&2; exit 1; }

@@ -1180,7 +1180,7 @@ static void test_admins_list_and_read_payments_and_riders_cannot(void **state) {
   new_rider(&p);
   purchase b[3];
   for (int i = 0; i < 3; i++) buy_with(&p, "vnpay", &b[i]);
-  char path[512], token[512] = "";
+  char path[1024], token[512] = "";
   int seen = 0, pages = 0;
   do {
     snprintf(path, sizeof path, "/v1/payments?method=vnpay&passengerId=%s&pageSize=2&pageToken=%s", p.passenger_id,
