@@ -22,6 +22,7 @@ test: test-deps build build-asan
 
 deps:
 	@bash scripts/install-deps.sh
+	@bash scripts/tools.sh >/dev/null
 
 test-deps:
 	@bash scripts/install-deps.sh --test

@@ -81,6 +81,7 @@ void *arena_alloc(arena *a, size_t size) {
 }
 
 char *arena_strndup(arena *a, const char *s, size_t n) {
+  n = strnlen(s, n); /* as POSIX strndup: never reads past a NUL, so n may exceed the string */
   char *p = arena_alloc(a, n + 1);
   memcpy(p, s, n);
   p[n] = '\0';

@@ -17,6 +17,7 @@ void arena_destroy(arena *a);
 /* Zeroed memory aligned for any type, valid until arena_destroy. Aborts on OOM. */
 void *arena_alloc(arena *a, size_t size);
 char *arena_strdup(arena *a, const char *s);
+/* At most n bytes of s, stopping at a NUL (POSIX strndup), NUL-terminated. */
 char *arena_strndup(arena *a, const char *s, size_t n);
 char *arena_printf(arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *arena_vprintf(arena *a, const char *fmt, va_list ap);

@@ -145,6 +145,8 @@ static const struct {
     {"PAYMENT_NOT_APPROVED", 409},
     {"PAYMENT_NOT_REFUND_PENDING", 409},
     {"NO_REVIEW_PENDING", 409},
+    {"NOTIFICATION_ALREADY_SENT", 409},
+    {"NOTIFICATION_NOT_SENDABLE", 409},
 };
 
 const char *rpc_code_name(grpc_status_code code) {

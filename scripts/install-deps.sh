@@ -11,11 +11,11 @@ packages=(
   libpq-dev postgresql postgresql-contrib
   libhiredis-dev redis-server
   librdkafka-dev libjansson-dev libssl-dev libcurl4-openssl-dev libcmocka-dev
-  libmicrohttpd-dev libzip-dev
+  libmicrohttpd-dev libzip-dev libqrencode-dev libpng-dev
   wrk nghttp2-client curl golang-go python3
 )
 if [ "${1:-}" = "--test" ]; then
-  packages+=(default-jre-headless maven)
+  packages+=(default-jre-headless maven zbar-tools)
 fi
 
 missing=()

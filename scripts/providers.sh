@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Starts or stops the payment-provider emulators (VNPay, PayPal, Sepay: test/providers/) on
-# free 127.0.0.1 ports, with secrets generated at start; writes DIR/env with the METRO_*
-# variables the payment service reads and each emulator's control URL (PROVIDER_*_CONTROL).
+# Starts or stops the provider emulators (VNPay, PayPal, Sepay, SMS: test/providers/) on free
+# 127.0.0.1 ports, with secrets generated at start; writes DIR/env with the METRO_* variables
+# the payment and notification services read and each emulator's control URL (PROVIDER_*_CONTROL).
 set -euo pipefail
 
 usage() {
@@ -14,6 +14,7 @@ usage: $0 start DIR [PUBLIC_BASE_URL] | stop DIR | status DIR
 Environment:
   PROVIDER_VNPAY_IPN_URL, PROVIDER_PAYPAL_WEBHOOK_URL, PROVIDER_SEPAY_WEBHOOK_URL  override one URL
   PROVIDER_RETRY_UNIT_MS  what one provider minute of the callback retry schedules lasts (default 100)
+  PROVIDER_SMS_SENDER     the SMS sender name written as METRO_SMS_SENDER (default METRO)
 USAGE
   exit 2
 }
@@ -22,7 +23,7 @@ cmd=$1
 dir=$(realpath -m -- "$2")
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 emulators=$(dirname "$here")/test/providers
-providers=(vnpay paypal sepay)
+providers=(vnpay paypal sepay sms)
 envfile=$dir/env
 
 # shellcheck source=lib/proc.sh
@@ -98,6 +99,7 @@ pick = lambda n, abc=up: "".join(secrets.choice(abc) for _ in range(n))
 print(f"vnpay_tmn={pick(8)} vnpay_secret={pick(32)}")
 print(f"paypal_id=A{secrets.token_urlsafe(60)} paypal_secret=E{secrets.token_urlsafe(60)} paypal_webhook={pick(17)}")
 print(f"sepay_key={pick(32)} sepay_account={pick(12, string.digits)}")
+print(f"sms_key={secrets.token_hex(24)}")
 PY
 }
 
@@ -118,17 +120,19 @@ start() {
     return 0
   fi
   for p in "${providers[@]}"; do stop_one "$p"; done
-  local vnpay_tmn vnpay_secret paypal_id paypal_secret paypal_webhook sepay_key sepay_account
+  local vnpay_tmn vnpay_secret paypal_id paypal_secret paypal_webhook sepay_key sepay_account sms_key
   eval "$(generate_secrets)"
-  [ -n "${sepay_account:-}" ] || { echo "providers.sh: could not generate the secrets" >&2; exit 1; }
+  [ -n "${sms_key:-}" ] || { echo "providers.sh: could not generate the secrets" >&2; exit 1; }
   VNPAY_TMN_CODE=$vnpay_tmn VNPAY_HASH_SECRET=$vnpay_secret start_one vnpay --ipn-url "$ipn"
   PAYPAL_CLIENT_ID=$paypal_id PAYPAL_CLIENT_SECRET=$paypal_secret PAYPAL_WEBHOOK_ID=$paypal_webhook \
     start_one paypal --webhook-url "$paypal_hook"
   SEPAY_API_KEY=$sepay_key SEPAY_ACCOUNT=$sepay_account start_one sepay --webhook-url "$sepay_hook" --bank MBBank
-  local v p s
+  SMS_API_KEY=$sms_key start_one sms
+  local v p s m
   v=http://127.0.0.1:$(cat "$dir/vnpay.port")
   p=http://127.0.0.1:$(cat "$dir/paypal.port")
   s=http://127.0.0.1:$(cat "$dir/sepay.port")
+  m=http://127.0.0.1:$(cat "$dir/sms.port")
   (
     umask 077
     cat >"$envfile.tmp" <<ENV
@@ -145,16 +149,20 @@ METRO_SEPAY_API_KEY=$sepay_key
 METRO_SEPAY_QR_BASE=$s
 METRO_SEPAY_BANK=MBBank
 METRO_SEPAY_ACCOUNT=$sepay_account
+METRO_SMS_API_URL=$m/v1/messages
+METRO_SMS_API_KEY=$sms_key
+METRO_SMS_SENDER=${PROVIDER_SMS_SENDER:-METRO}
 PROVIDER_VNPAY_CONTROL=$v/_control
 PROVIDER_PAYPAL_CONTROL=$p/_control
 PROVIDER_SEPAY_CONTROL=$s/_control
+PROVIDER_SMS_CONTROL=$m/_control
 PROVIDER_VNPAY_IPN_URL=$ipn
 PROVIDER_PAYPAL_WEBHOOK_URL=$paypal_hook
 PROVIDER_SEPAY_WEBHOOK_URL=$sepay_hook
 ENV
   )
   mv "$envfile.tmp" "$envfile"
-  echo "providers.sh: vnpay $v, paypal $p, sepay $s; environment in $envfile" >&2
+  echo "providers.sh: vnpay $v, paypal $p, sepay $s, sms $m; environment in $envfile" >&2
 }
 
 case $cmd in

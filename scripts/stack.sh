@@ -13,6 +13,8 @@ Environment:
   METRO_STACK_TESTING=1     also start the test echo service behind metro-transcoder-testing
   METRO_HTTP_PORT           REST port (default 8080)
   METRO_ADMIN_EMAIL, METRO_ADMIN_PASSWORD, METRO_ADMIN_USERNAME  bootstrap admin
+  MAILPIT_SMTP_PORT, MAILPIT_HTTP_PORT  Mailpit's ports (Mailpit, which catches every email,
+                            always runs; default 1025 and 8025, free ones with METRO_STACK_FREE_PORTS)
   METRO_STACK_PROVIDERS=1   also start the payment-provider emulators (test/providers) and
                             point the payment and webhook services at them
 USAGE
@@ -32,6 +34,7 @@ service_table=(
   "ticket|50054|9104|svc/ticket/metro-ticket"
   "payment|50056|9106|svc/payment/metro-payment"
   "webhook|50057|9107|svc/webhook/metro-webhook"
+  "notification|50058|9108|svc/notification/metro-notification"
   "public|50055|9105|svc/public/metro-public"
 )
 services=()
@@ -56,6 +59,7 @@ stop_pid() {
 stop_all() {
   for f in "$dir"/pids/*.pid; do [ -e "$f" ] && stop_pid "$f"; done
   [ -d "$dir/providers" ] && "$here/providers.sh" stop "$dir/providers" >/dev/null 2>&1 || true
+  [ -d "$dir/mailpit" ] && "$here/mailpit.sh" stop "$dir/mailpit" >/dev/null 2>&1 || true
   [ -d "$dir/redis" ] && "$here/redis.sh" stop "$dir/redis" >/dev/null 2>&1 || true
   [ -d "$dir/pg" ] && "$here/pg.sh" stop "$dir/pg" >/dev/null 2>&1 || true
 }
@@ -123,6 +127,15 @@ start)
   # The gateway's port is chosen first: providers call back to it and send buyers back to it.
   http_port=${METRO_HTTP_PORT:-$(port_for http 8080)}
   export METRO_PUBLIC_BASE_URL=${METRO_PUBLIC_BASE_URL:-http://127.0.0.1:$http_port}
+  # Mailpit catches every email the notification service sends (METRO_SMTP_URL), in tests and
+  # in `make run` alike: it is cheap, and its UI shows the messages.
+  MAILPIT_SMTP_PORT=${MAILPIT_SMTP_PORT:-$(port_for mailpit-smtp 1025)} \
+    MAILPIT_HTTP_PORT=${MAILPIT_HTTP_PORT:-$(port_for mailpit-http 8025)} \
+    "$here/mailpit.sh" start "$dir/mailpit" >/dev/null
+  set -a
+  # shellcheck disable=SC1091
+  . "$dir/mailpit/env"
+  set +a
   if [ "${METRO_STACK_PROVIDERS:-0}" = 1 ]; then
     "$here/providers.sh" start "$dir/providers" "$METRO_PUBLIC_BASE_URL" >/dev/null
     set -a
@@ -180,6 +193,7 @@ start)
     echo "METRO_STACK_DIR=$dir"
     [ -z "${METRO_KAFKA_BROKERS:-}" ] || echo "METRO_KAFKA_BROKERS=$METRO_KAFKA_BROKERS"
     [ ! -s "$dir/providers/env" ] || cat "$dir/providers/env"
+    [ ! -s "$dir/mailpit/env" ] || cat "$dir/mailpit/env"
   } >"$dir/stack.env"
   ;;
 stop)

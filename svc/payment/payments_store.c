@@ -182,6 +182,7 @@ rpc_status pm_publish_status(rpc_ctx *ctx, const pm_row *row, const char *reason
     ev.ticket_id = p->ticket_id;
     ev.refund_amount = p->refund_amount;
     ev.reason = p->refund_reason;
+    ev.user_id = p->user_id;
     return ev_publish(ctx->arena, type, p->ticket_id, &ev.base, ctx->traceparent);
   }
   Metro__Events__V1__PaymentOutcome ev = METRO__EVENTS__V1__PAYMENT_OUTCOME__INIT;

@@ -162,6 +162,7 @@ static const rpc_method_impl methods[] = {
     {"AssistedExit", tk_assisted_exit, 0},
     {"CreateGate", tk_create_gate, 0},
     {"ListGates", tk_list_gates, 0},
+    {"ListAffectedHolders", tk_list_affected_holders, 0},
     {"ExpireUnpaid", tk_expire_unpaid, 60000},
     {"ExpireEnded", tk_expire_ended, 60000},
     {"AutoActivatePasses", tk_auto_activate_passes, 60000},

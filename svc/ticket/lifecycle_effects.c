@@ -35,6 +35,8 @@ static rpc_status publish_cancelled(rpc_ctx *ctx, const tk_row *row) {
   ev.refund_amount = t->refund_amount;
   ev.refund_percent = t->refund_percent;
   ev.payment_method = t->payment_method;
+  ev.user_id = (char *)row->user_id;
+  ev.ticket_type = t->ticket_type;
   return ev_publish(ctx->arena, "ticket.cancelled", t->ticket_id, &ev.base, ctx->traceparent);
 }
 

@@ -528,6 +528,10 @@ bool tk_station_open_at(const tk_station *s, int64_t now_us);
 
 /* ==== handlers.c, consumers.c, jobs.c ==== */
 
+/* ==== affected.c: the holders a station closure concerns (notification fan-out) ==== */
+
+rpc_status tk_list_affected_holders(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out);
+
 extern const rpc_service_impl ticket_service_impl;
 extern const ev_subscription tk_subscriptions[];
 extern const size_t tk_n_subscriptions;

@@ -3,6 +3,7 @@
  * for other services. Changes that others must hear of publish events in their transaction. */
 #include <string.h>
 
+#include "common/crypto.h"
 #include "common/pg.h"
 #include "svc/user/user.h"
 
@@ -170,6 +171,42 @@ static rpc_status get_passenger_by_user(rpc_ctx *ctx, const ProtobufCMessage *ms
   return st;
 }
 
+/* For the notification service (role "service"): how to reach the person of an account,
+ * from the passenger profile, else the staff profile (staff get email only). */
+static rpc_status get_contact(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  const Metro__User__V1__GetContactRequest *r = (const void *)msg;
+  if (!r->user_id || !crypto_uuid_valid(r->user_id))
+    return rpc_invalid(ctx->arena, "userId", "INVALID_ID", "userId must be a UUID");
+  Metro__User__V1__Contact *c = RPC_NEW(ctx, Metro__User__V1__Contact, metro__user__v1__contact__init);
+  c->user_id = r->user_id;
+  Metro__User__V1__Passenger *p;
+  rpc_status st = user_passenger_by_user(ctx, r->user_id, false, &p);
+  if (!rpc_ok(st)) return st;
+  if (p) {
+    c->email = p->email;
+    c->phone_number = p->phone_number;
+    c->first_name = p->first_name;
+    c->last_name = p->last_name;
+    c->preferences = p->preferences;
+    c->profile = "passenger";
+    return *out = &c->base, RPC_OK;
+  }
+  Metro__User__V1__Staff *s;
+  st = user_staff_by_user(ctx, r->user_id, &s);
+  if (!rpc_ok(st)) return st;
+  if (!s) return rpc_error(ctx->arena, GRPC_STATUS_NOT_FOUND, "PROFILE_NOT_FOUND", "this account has no profile yet");
+  Metro__User__V1__Preferences *prefs = RPC_NEW(ctx, Metro__User__V1__Preferences, metro__user__v1__preferences__init);
+  prefs->email = true;
+  c->email = s->email;
+  c->phone_number = s->phone_number;
+  c->first_name = s->first_name;
+  c->last_name = s->last_name;
+  c->preferences = prefs;
+  c->profile = "staff";
+  *out = &c->base;
+  return RPC_OK;
+}
+
 /* ---- staff (admin only) ---- */
 
 static rpc_status list_staff(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
@@ -257,6 +294,7 @@ static const rpc_method_impl user_methods[] = {
     {"DeletePassenger", delete_passenger, 0},
     {"VerifyStudent", verify_student, 0},
     {"GetPassengerByUser", get_passenger_by_user, 0},
+    {"GetContact", get_contact, 0},
     {"ListStaff", list_staff, 0},
     {"GetStaff", get_staff, 0},
     {"CreateStaff", create_staff, 0},

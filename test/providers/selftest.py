@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end self-test of the provider emulators.
 
-Starts VNPay, PayPal and Sepay with scripts/providers.sh (fast retry schedule), plays the
+Starts VNPay, PayPal, Sepay and SMS with scripts/providers.sh (fast retry schedule), plays the
 merchant with a tiny HTTP server (the only fake here: it signs and verifies independently of
 the emulators, following README.md), and checks each protocol both ways: signatures,
 idempotency, scripted outcomes, retries, concurrency and downtime. Exit status 0 = all passed.
@@ -724,8 +724,42 @@ def test_sepay_qr():
     check(call("GET", f"{base}/img?bank=MB&acc=1").status == 503 and call("GET", f"{base}/img?bank=MB&acc=1").status == 200, "downtime, then up")
 
 
+def sms_send(body, key=None):
+    return call("POST", M.env["METRO_SMS_API_URL"], body,
+                {"Authorization": f"Bearer {key or M.env['METRO_SMS_API_KEY']}"} if key != "" else {})
+
+
+def test_sms():
+    env = M.env
+    check(env["METRO_SMS_API_URL"].endswith("/v1/messages") and env["METRO_SMS_SENDER"] == "METRO", "SMS env written")
+    ok = {"to": "+84901234567", "from": env["METRO_SMS_SENDER"], "text": "Mã OTP của bạn là 482913"}
+    r = sms_send(ok)
+    check(r.status == 201 and re.fullmatch(r"SM[0-9a-f]{32}", r.json["id"]) and r.json["status"] == "queued"
+          and r.json["to"] == ok["to"], "send -> 201 SM<hex> queued")
+    check(r.json["segments"] == 1 and sms_send(dict(ok, text="ạ" * 71)).json["segments"] == 2
+          and sms_send(dict(ok, text="a" * 161)).json["segments"] == 2, "segments: UCS-2 70/67, GSM-7 160/153")
+    listed = ctl("sms", "GET", "/messages?to=%2B84901234567")["messages"]
+    check(listed and listed[0]["id"] == r.json["id"] and listed[0]["text"] == ok["text"], "/_control/messages?to= lists it")
+    check(call("GET", env["METRO_SMS_API_URL"] + "/" + r.json["id"],
+               headers={"Authorization": "Bearer " + env["METRO_SMS_API_KEY"]}).json["text"] == ok["text"], "GET /v1/messages/{id}")
+    check(sms_send(ok, key="wrong").status == 401 and sms_send(ok, key="").json == {"error": "unauthorized"},
+          "wrong or missing key -> 401 unauthorized")
+    check(all(sms_send(dict(ok, to=t)).json.get("error") == "invalid_to" for t in ("12345678", "+1234567890123456", "+84 90", "")),
+          "bad numbers -> 400 invalid_to")
+    check(sms_send(dict(ok, text="x" * 1601)).status == 400 and sms_send(dict(ok, text="x" * 1600)).status == 201,
+          "text over 1600 characters -> 400")
+    check(sms_send(dict(ok, text="")).json.get("error") == "invalid_text", "empty text -> 400 invalid_text")
+    check(call("POST", env["METRO_SMS_API_URL"], b"nope", {"Authorization": "Bearer " + env["METRO_SMS_API_KEY"]}).status == 400,
+          "a body that is not JSON -> 400")
+    ctl("sms", "POST", "/outcome", {"to": "+84900000429", "status": 429, "count": 1})
+    check(sms_send(dict(ok, to="+84900000429")).status == 429 and sms_send(dict(ok, to="+84900000429")).status == 201,
+          "a scripted 429, once")
+    ctl("sms", "POST", "/down", {"mode": "503", "count": 1})
+    check(sms_send(ok).status == 503 and sms_send(ok).status == 201, "downtime, then up")
+
+
 def test_reset():
-    for p in ("vnpay", "paypal", "sepay"):
+    for p in ("vnpay", "paypal", "sepay", "sms"):
         ctl(p, "POST", "/reset")
         check(not ctl(p, "GET", "/deliveries")["deliveries"] and not ctl(p, "GET", "/requests")["requests"], f"{p}: reset clears the state")
     check(call("GET", M.env["PROVIDER_VNPAY_CONTROL"] + "/nothing").status == 404, "unknown paths -> 404")
@@ -734,7 +768,7 @@ def test_reset():
 TESTS = [test_vnpay_pay_ipn_return, test_vnpay_rejections, test_vnpay_outcomes, test_vnpay_retries, test_vnpay_concurrency,
          test_vnpay_abandon_late_payment, test_vnpay_querydr_refund, test_vnpay_down, test_paypal_oauth,
          test_paypal_orders_capture, test_paypal_webhook_security, test_paypal_outcomes, test_paypal_refunds,
-         test_sepay_webhooks, test_sepay_qr, test_reset]
+         test_sepay_webhooks, test_sepay_qr, test_sms, test_reset]
 
 
 def main():
