@@ -43,6 +43,10 @@ static bool notification_init(void *p, const service_settings *common) {
                               .timeout_ms = (int)s->send_timeout_ms};
   st->sms = (nt_sms_config){.api_url = s->sms_api_url, .api_key = s->sms_api_key, .sender = s->sms_sender,
                             .timeout_ms = (int)s->send_timeout_ms};
+  if (*s->sms_api_url && !*s->sms_api_key) {
+    log_error("METRO_SMS_API_URL is set without METRO_SMS_API_KEY: set both to send SMS, or neither");
+    return false;
+  }
   if (!nt_address_valid(s->mail_from)) {
     log_error("METRO_MAIL_FROM is not an email address");
     return false;

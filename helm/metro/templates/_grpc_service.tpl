@@ -1,6 +1,6 @@
 {{/*
 The Deployment, ClusterIP Service (ports "grpc" and "metrics") and PodDisruptionBudget of one
-gRPC service (auth, user, transport, ticket, public, payment, webhook), from
+gRPC service (auth, user, transport, ticket, public, payment, webhook, notification), from
 .Values.<component>. Arguments (dict):
   ctx              the root context ($)
   component        "auth", "user", ...; the binary is /usr/local/bin/metro-<component> and
@@ -11,7 +11,8 @@ gRPC service (auth, user, transport, ticket, public, payment, webhook), from
                    qr-ed25519.pem on /etc/metro/qr (the ConfigMap's *_KEY_FILE point there)
   optionalSecrets  more env vars from optional Secret keys (dict VAR key), besides
                    METRO_REDIS_PASSWORD from redis-password; payment and webhook: the
-                   providers' secrets (vnpay-hash-secret, paypal-client-secret, sepay-api-key)
+                   providers' secrets (vnpay-hash-secret, paypal-client-secret, sepay-api-key);
+                   notification: smtp-password, sms-api-key
 Settings whose value differs per service (listen address, metrics port, schema, workers) are
 set here; the shared ones come from the ConfigMap.
 */}}
