@@ -109,6 +109,13 @@ static bool never_succeeds(rpc_status st) {
   return st.code == GRPC_STATUS_INVALID_ARGUMENT || st.code == GRPC_STATUS_FAILED_PRECONDITION;
 }
 
+/* A dependency that is down (another service, the database, a provider) or too slow: the event
+ * waits for it, in order, however long that takes, instead of being parked after
+ * max_attempts; only other failures count toward that limit. */
+static bool waits_for_a_dependency(rpc_status st) {
+  return st.code == GRPC_STATUS_UNAVAILABLE || st.code == GRPC_STATUS_DEADLINE_EXCEEDED;
+}
+
 static const char *describe(arena *a, rpc_status st) {
   return arena_printf(a, "%s%s%s: %s", rpc_code_name(st.code), st.reason ? " " : "", st.reason ? st.reason : "",
                       st.message ? st.message : "");
@@ -119,7 +126,7 @@ static outcome apply(ev_consumer *c, arena *msg_arena, const ev_subscription *su
                      const char **error) {
   int max_attempts = c->cfg.max_attempts > 0 ? c->cfg.max_attempts : DEFAULT_MAX_ATTEMPTS;
   int64_t delay = c->cfg.retry_base_ms > 0 ? c->cfg.retry_base_ms : DEFAULT_RETRY_BASE_MS;
-  for (int attempt = 1;; attempt++) {
+  for (int attempt = 1, counted = 0;; attempt++) {
     arena *a = arena_create(16 * 1024);
     bool duplicate;
     rpc_status st = apply_once(c, a, sub, ev, &duplicate);
@@ -127,12 +134,13 @@ static outcome apply(ev_consumer *c, arena *msg_arena, const ev_subscription *su
     const char *what = rpc_ok(st) ? NULL : describe(msg_arena, st); /* st's strings die with a */
     arena_destroy(a);
     if (!what) return OUTCOME_DONE;
-    if (never_succeeds(st) || attempt >= max_attempts) {
+    if (!waits_for_a_dependency(st)) counted++;
+    if (never_succeeds(st) || counted >= max_attempts) {
       *error = never_succeeds(st) ? what : arena_printf(msg_arena, "after %d attempts: %s", attempt, what);
       return OUTCOME_PARK;
     }
-    log_warn("event %s (%s): attempt %d of %d failed, retrying in %lld ms: %s", ev->envelope->event_id,
-             ev->envelope->type, attempt, max_attempts, (long long)delay, what);
+    log_warn("event %s (%s): attempt %d failed (%d of %d counted), retrying in %lld ms: %s", ev->envelope->event_id,
+             ev->envelope->type, attempt, counted, max_attempts, (long long)delay, what);
     if (!consumer_sleep(c, (int)delay)) return OUTCOME_STOPPED;
     delay = delay * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : delay * 2;
   }

@@ -56,7 +56,8 @@ typedef struct ev_event {
 /* Applies one event. It runs inside a transaction the consumer opened (do not commit or
  * roll back), on ctx->arena, with ctx->state = the consumer's state. An error status
  * rolls everything back and the event is retried; INVALID_ARGUMENT/FAILED_PRECONDITION
- * mean "will never succeed" and send it to the dead-letter topic at once. */
+ * mean "will never succeed" and send it to the dead-letter topic at once; UNAVAILABLE and
+ * DEADLINE_EXCEEDED (a dependency down) are retried until it is back, never parked. */
 typedef rpc_status (*ev_handler_fn)(rpc_ctx *ctx, const ev_event *ev);
 
 typedef struct ev_subscription {

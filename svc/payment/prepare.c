@@ -73,8 +73,11 @@ static rpc_status prepare_paypal(rpc_ctx *ctx, const pm_row *row, int64_t deadli
   pay_paypal_created created;
   papi_error err;
   papi_result res = papi_paypal_create_order(pp, ctx->arena, &order, row->p->payment_id, &created, &err);
+  /* ABORTED, not UNAVAILABLE: the consumer retries it a bounded number of times and then
+   * parks it, instead of holding every other ticket's payment behind PayPal's outage; the
+   * ticket then expires at its deadline like any unpaid one. */
   if (res == PAPI_UNAVAILABLE)
-    return rpc_error(ctx->arena, GRPC_STATUS_UNAVAILABLE, "PROVIDER_UNAVAILABLE", "PayPal did not answer: %s",
+    return rpc_error(ctx->arena, GRPC_STATUS_ABORTED, "PROVIDER_UNAVAILABLE", "PayPal did not answer: %s",
                      err.message);
   if (res != PAPI_OK) {
     log_warn("payment %s: PayPal refused the order (%ld %s)", row->p->payment_id, err.http_status, err.code);

@@ -8,7 +8,7 @@
 #include "metro/events/v1/identity_events.pb-c.h"
 
 typedef struct probe_state {
-  char *fail_type;   /* handler fails with UNAVAILABLE (retried, then parked) */
+  char *fail_type;   /* handler fails with INTERNAL (retried, then parked) */
   char *reject_type; /* handler fails with FAILED_PRECONDITION (parked at once) */
 } probe_state;
 
@@ -49,7 +49,7 @@ static rpc_status probe_apply(rpc_ctx *ctx, const ev_event *ev) {
   if (!rpc_ok(st)) return st;
   /* The row above must vanish with the rollback these failures cause. */
   if (*s->fail_type && strcmp(env->type, s->fail_type) == 0)
-    return rpc_error(ctx->arena, GRPC_STATUS_UNAVAILABLE, "PROBE_TOLD_TO_FAIL", "probe fails %s", env->type);
+    return rpc_error(ctx->arena, GRPC_STATUS_INTERNAL, "PROBE_TOLD_TO_FAIL", "probe fails %s", env->type);
   if (*s->reject_type && strcmp(env->type, s->reject_type) == 0)
     return rpc_error(ctx->arena, GRPC_STATUS_FAILED_PRECONDITION, "PROBE_TOLD_TO_REJECT", "probe rejects %s", env->type);
   return RPC_OK;

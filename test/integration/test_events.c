@@ -321,7 +321,7 @@ static void test_poison_events_are_parked_with_their_error_and_the_next_is_appli
   /* All three are on the dead-letter topic with their errors. */
   dlq_expectation want[3] = {
       {NULL, "not a decodable", false},
-      {fail_label, "after 3 attempts: UNAVAILABLE", false},
+      {fail_label, "after 3 attempts: INTERNAL", false},
       {reject_label, "FAILED_PRECONDITION", false},
   };
   const char *topics[1] = {"metro.probe.dlq"};
