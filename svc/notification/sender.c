@@ -45,7 +45,7 @@ static rpc_status record(arena *a, const nt_state *st, const due *d, nt_send_res
   const char *params[] = {d->id, status, arena_printf(a, "%lld", (long long)delay), res == NT_SENT ? NULL : err,
                           *provider_id ? provider_id : NULL};
   if (res != NT_SENT)
-    log_warn("notification %s: %s to a %s recipient: %s (%s)", d->id, failed ? "failed" : "will retry", d->channel,
+    log_warn("notification %s (%s): %s: %s (%s)", d->id, d->channel, failed ? "failed" : "will retry",
              err, status);
   return pg_exec(a, NULL,
                  "UPDATE notifications SET status = $2, attempts = attempts + 1, updated_at = now(), "
