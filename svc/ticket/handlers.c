@@ -166,6 +166,8 @@ static const rpc_method_impl methods[] = {
     {"ExpireUnpaid", tk_expire_unpaid, 60000},
     {"ExpireEnded", tk_expire_ended, 60000},
     {"AutoActivatePasses", tk_auto_activate_passes, 60000},
+    {"NotifyExpiringSoon", tk_notify_expiring_soon, 60000},
+    {"ExpirePromotions", tk_expire_promotions, 60000},
 };
 
 const rpc_service_impl ticket_service_impl = {

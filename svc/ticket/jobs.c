@@ -1,7 +1,10 @@
 /* The jobs the scheduler calls (domain spec §17), as gRPC methods: each takes a batch of
- * due tickets with FOR UPDATE SKIP LOCKED (so replicas and overlapping runs share the work),
- * moves them in one transaction and returns how many moved. Running one twice is harmless. */
+ * due rows with FOR UPDATE SKIP LOCKED (so replicas and overlapping runs share the work),
+ * changes them in one transaction and returns how many changed. Running one twice is harmless. */
 #include <stdlib.h>
+
+#include "common/pb_time.h"
+#include "metro/events/v1/ticket_events.pb-c.h"
 
 #include "common/pg.h"
 #include "svc/ticket/ticket.h"
@@ -74,4 +77,75 @@ rpc_status tk_expire_ended(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCM
 }
 rpc_status tk_auto_activate_passes(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
   return run(ctx, &auto_activate, msg, out);
+}
+
+/* Reads and bounds the batch size of a job request. */
+static rpc_status batch_param(rpc_ctx *ctx, const ProtobufCMessage *msg, const char **out) {
+  const Metro__Ticket__V1__RunJobRequest *r = (const void *)msg;
+  if (r->batch_size < 0 || r->batch_size > MAX_BATCH)
+    return rpc_invalid(ctx->arena, "batchSize", "INVALID_BATCH_SIZE", "batchSize must be 0-%d", MAX_BATCH);
+  *out = arena_printf(ctx->arena, "%d", r->batch_size ? r->batch_size : DEFAULT_BATCH);
+  return RPC_OK;
+}
+
+static rpc_status job_answer(rpc_ctx *ctx, int processed, ProtobufCMessage **out) {
+  Metro__Ticket__V1__RunJobResponse *resp =
+      RPC_NEW(ctx, Metro__Ticket__V1__RunJobResponse, metro__ticket__v1__run_job_response__init);
+  resp->processed = processed;
+  *out = &resp->base;
+  return RPC_OK;
+}
+
+/* Active passes whose validity ends within METRO_EXPIRING_SOON_DAYS, not told yet: each gets
+ * ticket.expiring_soon ("Vé sắp hết hạn") and its stamp, in one transaction. */
+rpc_status tk_notify_expiring_soon(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  const char *limit;
+  rpc_status st = batch_param(ctx, msg, &limit);
+  if (!rpc_ok(st)) return st;
+  const char *params[] = {limit, arena_printf(ctx->arena, "%lld", (long long)tk_cfg(ctx)->expiring_soon_days)};
+  PGresult *r;
+  if (!rpc_ok(st = pg_begin(ctx->arena))) return st;
+  st = pg_exec(ctx->arena, &r,
+               "WITH due AS (SELECT ticket_id FROM tickets WHERE status = 'active' AND expiring_notified_at IS NULL "
+               "AND ticket_type NOT IN ('oneway', 'return') AND valid_until > now() "
+               "AND valid_until <= now() + $2::int * interval '1 day' ORDER BY valid_until LIMIT $1::int "
+               "FOR UPDATE SKIP LOCKED) "
+               "UPDATE tickets t SET expiring_notified_at = now() FROM due WHERE t.ticket_id = due.ticket_id "
+               "RETURNING t.ticket_id, t.passenger_id, t.user_id, t.ticket_type, " TK_SQL_US("t.valid_until") ", "
+               "ceil(extract(epoch FROM t.valid_until - now()) / 86400)::int",
+               2, params);
+  for (int i = 0; rpc_ok(st) && i < PQntuples(r); i++) {
+    Metro__Events__V1__TicketExpiringSoon ev = METRO__EVENTS__V1__TICKET_EXPIRING_SOON__INIT;
+    ev.ticket_id = PQgetvalue(r, i, 0);
+    ev.passenger_id = PQgetvalue(r, i, 1);
+    ev.user_id = PQgetvalue(r, i, 2);
+    ev.ticket_type = PQgetvalue(r, i, 3);
+    ev.valid_until = pb_timestamp(ctx, atoll(PQgetvalue(r, i, 4)));
+    ev.days_left = atoi(PQgetvalue(r, i, 5));
+    st = ev_publish(ctx->arena, "ticket.expiring_soon", ev.ticket_id, &ev.base, ctx->traceparent);
+  }
+  int n = rpc_ok(st) ? PQntuples(r) : 0;
+  st = tk_finish_tx(ctx, st);
+  return rpc_ok(st) ? job_answer(ctx, n, out) : st;
+}
+
+/* Promotions past their window are switched off, each with catalog.changed. */
+rpc_status tk_expire_promotions(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  const char *limit;
+  rpc_status st = batch_param(ctx, msg, &limit);
+  if (!rpc_ok(st)) return st;
+  const char *params[] = {limit};
+  PGresult *r;
+  if (!rpc_ok(st = pg_begin(ctx->arena))) return st;
+  st = pg_exec(ctx->arena, &r,
+               "WITH due AS (SELECT promotion_id FROM promotions WHERE is_active AND NOT deleted "
+               "AND valid_until < now() LIMIT $1::int FOR UPDATE SKIP LOCKED) "
+               "UPDATE promotions p SET is_active = false, updated_at = now() FROM due "
+               "WHERE p.promotion_id = due.promotion_id RETURNING p.promotion_id",
+               1, params);
+  for (int i = 0; rpc_ok(st) && i < PQntuples(r); i++)
+    st = tk_publish_catalog_changed(ctx, "promotion", PQgetvalue(r, i, 0));
+  int n = rpc_ok(st) ? PQntuples(r) : 0;
+  st = tk_finish_tx(ctx, st);
+  return rpc_ok(st) ? job_answer(ctx, n, out) : st;
 }

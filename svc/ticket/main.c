@@ -55,6 +55,8 @@ int main(void) {
        "a pass's entry without an exit stops blocking the next entry after this"},
       {"METRO_CATALOG_CACHE_MS", CFG_INT, "1000", false, 0, 600000, &t->catalog_cache_ms,
        "how stale another replica's fare, pass or discount change may be in this replica's prices (0 = none)"},
+      {"METRO_EXPIRING_SOON_DAYS", CFG_INT, "3", false, 1, 30, &t->expiring_soon_days,
+       "a pass ending within this many days gets its expiring-soon notice (once)"},
       {"METRO_STATION_CACHE_MS", CFG_INT, "5000", false, 0, 600000, &t->station_cache_ms,
        "how long taps use a station's state from transport before asking again"},
   };

@@ -484,6 +484,7 @@ typedef struct tk_settings {
   char *qr_key_file, *qr_kid, *qr_previous_key_files;
   int64_t abuse_min_interval_ms, abuse_window_ms, abuse_window_max, open_entry_min, duplicate_tap_ms;
   int64_t station_cache_ms;
+  int64_t expiring_soon_days;
   int64_t catalog_cache_ms;
 } tk_settings;
 
@@ -530,6 +531,8 @@ bool tk_station_open_at(const tk_station *s, int64_t now_us);
 
 /* ==== affected.c: the holders a station closure concerns (notification fan-out) ==== */
 
+rpc_status tk_notify_expiring_soon(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out);
+rpc_status tk_expire_promotions(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out);
 rpc_status tk_list_affected_holders(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out);
 
 extern const rpc_service_impl ticket_service_impl;

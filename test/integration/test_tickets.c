@@ -630,6 +630,36 @@ static void test_admin_catalog_writes_reach_the_public_reads(void **state) {
 
 /* ---- jobs ---- */
 
+/* A day pass about to end is told once (ticket.expiring_soon), however often the job runs; a
+ * promotion past its window is switched off by its job. */
+static void test_jobs_notify_expiring_passes_once_and_end_promotions(void **state) {
+  (void)state;
+  rider p;
+  new_rider(&p);
+  char pass[64], code[64], promo_id[64];
+  buy_ok(&p, "{\"passType\":\"day_pass\",\"paymentMethod\":\"vnpay\"}", pass, "pending_payment");
+  pay(pass, 20000);
+  wait_status(p.access, pass, "inactive");
+  free(sql_value("UPDATE ticket.tickets SET status = 'active', valid_from = now(), "
+                 "valid_until = now() + interval '20 hours' WHERE ticket_id = $1::uuid RETURNING 1",
+                 pass));
+  assert_true(run_job("NotifyExpiringSoon") >= 1);
+  run_job("NotifyExpiringSoon");
+  assert_int_equal(sql_count("SELECT count(*) FROM ticket.outbox WHERE event_type = 'ticket.expiring_soon' "
+                             "AND event_key = $1",
+                             pass),
+                   1);
+
+  new_promotion("percentage", 10, NULL, code, promo_id);
+  free(sql_value("UPDATE ticket.promotions SET valid_from = now() - interval '2 days', "
+                 "valid_until = now() - interval '1 second' WHERE promotion_id = $1::uuid RETURNING 1",
+                 promo_id));
+  assert_true(run_job("ExpirePromotions") >= 1);
+  assert_int_equal(sql_count("SELECT count(*) FROM ticket.promotions WHERE promotion_id = $1::uuid AND NOT is_active",
+                             promo_id),
+                   1);
+}
+
 static void test_jobs_expire_unpaid_activate_passes_and_end_validity(void **state) {
   (void)state;
   rider p;
@@ -700,6 +730,7 @@ int main(void) {
       cmocka_unit_test(test_a_closed_station_cannot_be_sold),
       cmocka_unit_test(test_admin_catalog_writes_reach_the_public_reads),
       cmocka_unit_test(test_jobs_expire_unpaid_activate_passes_and_end_validity),
+      cmocka_unit_test(test_jobs_notify_expiring_passes_once_and_end_promotions),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
