@@ -696,13 +696,13 @@ static void test_qr_png_reads_back_as_the_token(void **state) {
   assert_true(nt_qr_png(a, TOKEN, 4, &png, &len));
   assert_true(len > 100);
   assert_memory_equal(png, "\x89PNG\r\n\x1a\n", 8);
-  /* IHDR: width = height = (modules + 8) * 4, 8-bit grayscale. */
+  /* IHDR: width = height = (modules + 8) * 4, 1-bit grayscale (black and white). */
   uint32_t w = (uint32_t)png[16] << 24 | (uint32_t)png[17] << 16 | (uint32_t)png[18] << 8 | png[19];
   uint32_t h = (uint32_t)png[20] << 24 | (uint32_t)png[21] << 16 | (uint32_t)png[22] << 8 | png[23];
   assert_int_equal(w, h);
   assert_int_equal(w % 4, 0);
   assert_int_equal((w / 4 - 8 - 17) % 4, 0); /* a QR symbol is 17 + 4v modules wide */
-  assert_int_equal(png[24], 8);
+  assert_int_equal(png[24], 1);
   assert_int_equal(png[25], 0);
 
   assert_false(nt_qr_png(a, "", 4, &png, &len));
