@@ -1,9 +1,10 @@
 # The two commands of the README: `make run` (the whole stack on loopback, REST on
-# 127.0.0.1:8080) and `make test` (every test with real servers, plus an ASan+UBSan pass).
+# 127.0.0.1:8080) and `make test` (every test with real servers, plus an ASan+UBSan pass; ctest
+# runs two tests at a time: the integration tests share one stack per fixture).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_GEN  ?= Ninja
-CTEST_ARGS ?= --output-on-failure
+CTEST_ARGS ?= --output-on-failure --parallel 2
 export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=0:halt_on_error=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
