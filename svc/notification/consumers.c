@@ -28,7 +28,7 @@ static rpc_status email(rpc_ctx *ctx, const ev_event *ev, const char *template_n
   rpc_status st = contact_of(ctx, user_id, &c);
   if (!rpc_ok(st)) return st;
   nt_var *all = arena_alloc(ctx->arena, sizeof *all * (n_vars + 1));
-  memcpy(all, vars, sizeof *all * n_vars);
+  if (n_vars) memcpy(all, vars, sizeof *all * n_vars);
   all[n_vars] = (nt_var){"first_name", c->first_name};
   nt_message m = {.ev = ev, .template_name = template_name, .to = c, .vars = all, .n_vars = n_vars + 1,
                   .qr_text = qr_text};

@@ -46,7 +46,7 @@ static rpc_status insert(rpc_ctx *ctx, const nt_message *m, const nt_row *row) {
 /* The template's variables plus the inline image's cid. */
 static const nt_var *with_cid(rpc_ctx *ctx, const nt_message *m, size_t *n) {
   nt_var *vars = arena_alloc(ctx->arena, sizeof *vars * (m->n_vars + 1));
-  memcpy(vars, m->vars, sizeof *vars * m->n_vars);
+  if (m->n_vars) memcpy(vars, m->vars, sizeof *vars * m->n_vars);
   vars[m->n_vars] = (nt_var){"qr_cid", QR_CID};
   *n = m->n_vars + 1;
   return vars;
