@@ -1,7 +1,7 @@
 /* The events that send messages (domain spec §14): each finds its person through the user
  * service and queues the template's email, in the consumer's transaction, so a redelivered
  * event queues nothing new. A profile not there yet (the user service applies user.created
- * in parallel) is retried. */
+ * in parallel) is retried, a bounded number of times. */
 #include <stdio.h>
 #include <string.h>
 
@@ -14,12 +14,26 @@
 
 #define VARS(...) ((const nt_var[]){__VA_ARGS__}), (sizeof((const nt_var[]){__VA_ARGS__}) / sizeof(nt_var))
 
-/* The contact of user_id; UNAVAILABLE (retry) while the account has no profile yet. */
+/* The contact of user_id. An account with no profile yet is ABORTED: retried a bounded number
+ * of times (the user service applies user.created in parallel) and then parked, since some
+ * accounts never get one (a gate device's); the user service itself being down is UNAVAILABLE,
+ * which the consumer waits out. */
 static rpc_status contact_of(rpc_ctx *ctx, const char *user_id, Metro__User__V1__Contact **c) {
   rpc_status st = nt_contact(ctx, user_id, c);
   if (rpc_ok(st) && !*c)
-    return rpc_error(ctx->arena, GRPC_STATUS_UNAVAILABLE, "PROFILE_NOT_READY", "account %s has no profile yet", user_id);
+    return rpc_error(ctx->arena, GRPC_STATUS_ABORTED, "PROFILE_NOT_READY", "account %s has no profile yet", user_id);
   return st;
+}
+
+/* Queues the template for a contact, adding its first name to the variables. */
+static rpc_status email_to(rpc_ctx *ctx, const ev_event *ev, const char *template_name,
+                           const Metro__User__V1__Contact *c, const char *qr_text, const nt_var *vars, size_t n_vars) {
+  nt_var *all = arena_alloc(ctx->arena, sizeof *all * (n_vars + 1));
+  if (n_vars) memcpy(all, vars, sizeof *all * n_vars);
+  all[n_vars] = (nt_var){"first_name", c->first_name};
+  nt_message m = {.ev = ev, .template_name = template_name, .to = c, .vars = all, .n_vars = n_vars + 1,
+                  .qr_text = qr_text};
+  return nt_queue_email(ctx, &m);
 }
 
 static rpc_status email(rpc_ctx *ctx, const ev_event *ev, const char *template_name, const char *user_id,
@@ -27,12 +41,25 @@ static rpc_status email(rpc_ctx *ctx, const ev_event *ev, const char *template_n
   Metro__User__V1__Contact *c;
   rpc_status st = contact_of(ctx, user_id, &c);
   if (!rpc_ok(st)) return st;
-  nt_var *all = arena_alloc(ctx->arena, sizeof *all * (n_vars + 1));
-  if (n_vars) memcpy(all, vars, sizeof *all * n_vars);
-  all[n_vars] = (nt_var){"first_name", c->first_name};
-  nt_message m = {.ev = ev, .template_name = template_name, .to = c, .vars = all, .n_vars = n_vars + 1,
-                  .qr_text = qr_text};
-  return nt_queue_email(ctx, &m);
+  return email_to(ctx, ev, template_name, c, qr_text, vars, n_vars);
+}
+
+/* An account's own one-time link (verification, reset) goes to its profile's address, or, for
+ * an account that has no profile (a gate device's, an admin's, or one the user service has not
+ * applied yet), to the address the link was issued for, which auth put in the event for this. */
+static rpc_status link_email(rpc_ctx *ctx, const ev_event *ev, const char *template_name, const char *user_id,
+                             const char *event_email, const char *event_first_name, const nt_var *vars,
+                             size_t n_vars) {
+  Metro__User__V1__Contact *c;
+  rpc_status st = nt_contact(ctx, user_id, &c);
+  if (!rpc_ok(st)) return st;
+  if (!c) {
+    c = RPC_NEW(ctx, Metro__User__V1__Contact, metro__user__v1__contact__init);
+    c->user_id = (char *)user_id;
+    c->email = (char *)event_email;
+    c->first_name = (char *)event_first_name;
+  }
+  return email_to(ctx, ev, template_name, c, NULL, vars, n_vars);
 }
 
 static const char *local_time(rpc_ctx *ctx, const Google__Protobuf__Timestamp *t) {
@@ -56,12 +83,12 @@ static rpc_status on_user_created(rpc_ctx *ctx, const ev_event *ev) {
 
 static rpc_status on_verification_requested(rpc_ctx *ctx, const ev_event *ev) {
   const Metro__Events__V1__VerificationRequested *v = (const void *)ev->data;
-  return email(ctx, ev, "verify_email", v->user_id, NULL, VARS({"verify_url", v->verify_url}));
+  return link_email(ctx, ev, "verify_email", v->user_id, v->email, v->first_name, VARS({"verify_url", v->verify_url}));
 }
 
 static rpc_status on_password_reset_requested(rpc_ctx *ctx, const ev_event *ev) {
   const Metro__Events__V1__PasswordResetRequested *v = (const void *)ev->data;
-  return email(ctx, ev, "reset_password", v->user_id, NULL, VARS({"reset_url", v->reset_url}));
+  return link_email(ctx, ev, "reset_password", v->user_id, v->email, v->first_name, VARS({"reset_url", v->reset_url}));
 }
 
 static bool is_journey(const char *ticket_type) {

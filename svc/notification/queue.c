@@ -77,7 +77,8 @@ rpc_status nt_queue_email(rpc_ctx *ctx, const nt_message *m) {
     return rpc_invalid(ctx->arena, "qrToken", "QR_INVALID", "the ticket's token cannot be drawn as a QR code");
   png.data = png_data;
   nt_email e = {.from_name = cfg->mail_from_name, .from_addr = cfg->mail_from,
-                .to_name = arena_printf(ctx->arena, "%s %s", m->to->first_name, m->to->last_name),
+                .to_name = arena_printf(ctx->arena, "%s%s%s", m->to->first_name,
+                                        *m->to->first_name && *m->to->last_name ? " " : "", m->to->last_name),
                 .to_addr = m->to->email, .subject = subject, .text = text, .html = html,
                 .png = m->qr_text ? &png : NULL, .message_id = row.message_id, .date_unix = (int64_t)time(NULL)};
   char *message = NULL;
