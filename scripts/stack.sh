@@ -35,7 +35,9 @@ service_table=(
   "payment|50056|9106|svc/payment/metro-payment"
   "webhook|50057|9107|svc/webhook/metro-webhook"
   "notification|50058|9108|svc/notification/metro-notification"
+  "control|50060|9110|svc/control/metro-control"
   "public|50055|9105|svc/public/metro-public"
+  "scheduler|50061|9111|svc/scheduler/metro-scheduler"
 )
 services=()
 for row in "${service_table[@]}"; do services+=("${row%%|*}"); done

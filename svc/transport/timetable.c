@@ -1,6 +1,6 @@
 /* Trips and stops of the transport service: the timetable reads (a line's trips, next
  * departures, trips between two stations), bulk inserts through unnest() arrays, and
- * the generation of one line's day with the spec §16 fallback rules. */
+ * the demo seed's generation of one line's day with the spec §16 fallback rules. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,26 +303,30 @@ rpc_status tr_generate_day(rpc_ctx *ctx, const Metro__Transport__V1__Line *line,
   if (!rpc_ok(st = station_line_counts(ctx, line->route_id, counts, TR_MAX_LINE_STATIONS, &n_stations))) return st;
   sched_line sl = {.duration_min = line->duration_min, .n_stations = n_stations, .station_lines = counts,
                    .n_trains = n_trains};
-  int deps[SCHED_MAX_DEPARTURES];
-  int n_deps = sched_fallback_departures(sched_is_weekend(day), deps, SCHED_MAX_DEPARTURES);
-  sched_trip *plan = arena_alloc(ctx->arena, sizeof(sched_trip) * 2 * SCHED_MAX_DEPARTURES);
-  int n = sched_generate(&state->rules, &sl, deps, n_deps, plan, 2 * SCHED_MAX_DEPARTURES, unassigned);
+  /* The one generator (svc/control/generator), with the fallback bands of the day type. */
+  const sched_band *bands;
+  int n_bands = sched_fallback_bands(sched_is_weekend(day), &bands);
+  sched_day plan;
+  if (!sched_day_build(&state->rules, &sl, bands, n_bands, &plan)) return rpc_internal("out of memory");
+  int n = plan.n_trips;
+  *unassigned = plan.unassigned;
   tr_trip *trips = arena_alloc(ctx->arena, sizeof(tr_trip) * (size_t)(n + 1));
-  int *arr = arena_alloc(ctx->arena, sizeof(int) * (size_t)n_stations * 2), *dep = arr + n_stations;
   for (int i = 0; i < n; i++) {
     char *id = arena_alloc(ctx->arena, CRYPTO_UUID_LEN + 1);
     crypto_uuid_v4(id);
-    sched_stop_times(&state->rules, &sl, plan[i].inbound, plan[i].departure, arr, dep);
+    const sched_trip *p = &plan.trips[i];
     tr_trip *t = &trips[i];
-    *t = (tr_trip){.trip_id = id, .route_id = line->route_id, .service_date = date, .inbound = plan[i].inbound,
-                   .train_id = plan[i].train >= 0 ? trains[plan[i].train] : NULL,
-                   .departure = plan[i].departure, .arrival = plan[i].arrival, .n_stops = n_stations};
+    *t = (tr_trip){.trip_id = id, .route_id = line->route_id, .service_date = date, .inbound = p->inbound,
+                   .train_id = p->train >= 0 ? trains[p->train] : NULL,
+                   .departure = p->departure, .arrival = p->arrival, .n_stops = n_stations};
     t->stops = arena_alloc(ctx->arena, sizeof(tr_stop) * (size_t)n_stations);
     for (int k = 0; k < n_stations; k++) {
-      int station = plan[i].inbound ? n_stations - 1 - k : k;
-      t->stops[k] = (tr_stop){line->stations[station]->station_id, arr[k], dep[k]};
+      int station = p->inbound ? n_stations - 1 - k : k;
+      t->stops[k] = (tr_stop){line->stations[station]->station_id, sched_day_arrival(&plan, i, k),
+                              sched_day_departure(&plan, i, k)};
     }
   }
+  sched_day_free(&plan);
   if (!rpc_ok(st = tr_trips_insert(ctx, trips, n))) return st;
   *created = n;
   return RPC_OK;

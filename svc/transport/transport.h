@@ -11,7 +11,7 @@
 #include "common/rpc_server.h"
 #include "metro/transport/v1/transport.pb-c.h"
 #include "svc/transport/planner.h"
-#include "svc/transport/schedule.h"
+#include "svc/control/generator/schedule.h"
 
 #define TR_LOCAL_UTC_OFFSET_S (7 * 3600) /* Asia/Ho_Chi_Minh: UTC+7, no daylight saving */
 #define TR_MAX_LINE_STATIONS 200
