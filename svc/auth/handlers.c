@@ -88,6 +88,7 @@ static rpc_status send_link(rpc_ctx *ctx, const auth_account *acc, bool reset) {
     e->user_id = (char *)acc->user_id;
     e->email = (char *)acc->email;
     e->first_name = (char *)acc->first_name;
+    e->last_name = (char *)(acc->last_name ? acc->last_name : "");
     e->reset_url = (char *)url;
     return ev_publish(ctx->arena, "auth.password_reset_requested", acc->user_id, &e->base, ctx->traceparent);
   }
@@ -96,6 +97,7 @@ static rpc_status send_link(rpc_ctx *ctx, const auth_account *acc, bool reset) {
   e->user_id = (char *)acc->user_id;
   e->email = (char *)acc->email;
   e->first_name = (char *)acc->first_name;
+  e->last_name = (char *)(acc->last_name ? acc->last_name : "");
   e->verify_url = (char *)url;
   return ev_publish(ctx->arena, "auth.verification_requested", acc->user_id, &e->base, ctx->traceparent);
 }

@@ -48,8 +48,8 @@ static rpc_status email(rpc_ctx *ctx, const ev_event *ev, const char *template_n
  * an account that has no profile (a gate device's, an admin's, or one the user service has not
  * applied yet), to the address the link was issued for, which auth put in the event for this. */
 static rpc_status link_email(rpc_ctx *ctx, const ev_event *ev, const char *template_name, const char *user_id,
-                             const char *event_email, const char *event_first_name, const nt_var *vars,
-                             size_t n_vars) {
+                             const char *event_email, const char *event_first_name, const char *event_last_name,
+                             const nt_var *vars, size_t n_vars) {
   Metro__User__V1__Contact *c;
   rpc_status st = nt_contact(ctx, user_id, &c);
   if (!rpc_ok(st)) return st;
@@ -58,6 +58,7 @@ static rpc_status link_email(rpc_ctx *ctx, const ev_event *ev, const char *templ
     c->user_id = (char *)user_id;
     c->email = (char *)event_email;
     c->first_name = (char *)event_first_name;
+    c->last_name = (char *)event_last_name;
   }
   return email_to(ctx, ev, template_name, c, NULL, vars, n_vars);
 }
@@ -83,12 +84,14 @@ static rpc_status on_user_created(rpc_ctx *ctx, const ev_event *ev) {
 
 static rpc_status on_verification_requested(rpc_ctx *ctx, const ev_event *ev) {
   const Metro__Events__V1__VerificationRequested *v = (const void *)ev->data;
-  return link_email(ctx, ev, "verify_email", v->user_id, v->email, v->first_name, VARS({"verify_url", v->verify_url}));
+  return link_email(ctx, ev, "verify_email", v->user_id, v->email, v->first_name, v->last_name,
+                    VARS({"verify_url", v->verify_url}));
 }
 
 static rpc_status on_password_reset_requested(rpc_ctx *ctx, const ev_event *ev) {
   const Metro__Events__V1__PasswordResetRequested *v = (const void *)ev->data;
-  return link_email(ctx, ev, "reset_password", v->user_id, v->email, v->first_name, VARS({"reset_url", v->reset_url}));
+  return link_email(ctx, ev, "reset_password", v->user_id, v->email, v->first_name, v->last_name,
+                    VARS({"reset_url", v->reset_url}));
 }
 
 static bool is_journey(const char *ticket_type) {
