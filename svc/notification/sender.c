@@ -1,23 +1,16 @@
 /* The sender threads: each takes the next due delivery (FOR UPDATE SKIP LOCKED, so threads and
  * replicas never send one twice at once), sends it over SMTP or the SMS API, and records the
  * outcome: sent, due again after the next step of the retry schedule, or failed. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/log.h"
+#include "common/periodic.h"
 #include "common/pg.h"
 #include "svc/notification/service.h"
 
-#define MAX_SENDERS 16
-
-static pthread_t threads[MAX_SENDERS];
-static int n_threads;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
-static bool stopping;
+static periodic *senders;
 
 typedef struct due {
   const char *id, *channel, *recipient;
@@ -88,47 +81,23 @@ static rpc_status send_next(arena *a, const nt_state *st, bool *found) {
   return pg_commit(a);
 }
 
-static void *loop(void *p) {
-  const nt_state *st = p;
-  for (;;) {
-    arena *a = arena_create(64 * 1024);
-    bool found = false;
-    rpc_status s = send_next(a, st, &found);
-    if (!rpc_ok(s)) log_warn("notification sender: %s", s.message);
-    arena_destroy(a);
-    pthread_mutex_lock(&lock);
-    if (!found || !rpc_ok(s)) {
-      struct timespec until;
-      clock_gettime(CLOCK_REALTIME, &until);
-      int64_t ns = until.tv_nsec + st->settings.poll_ms * 1000000;
-      until.tv_sec += (time_t)(ns / 1000000000);
-      until.tv_nsec = (long)(ns % 1000000000);
-      while (!stopping && pthread_cond_timedwait(&wake, &lock, &until) == 0) {
-      }
-    }
-    bool done = stopping;
-    pthread_mutex_unlock(&lock);
-    if (done) break;
-  }
-  pg_disconnect();
-  return NULL;
+/* One round: the next due delivery, if any (a found one lets the next round start at once). */
+static bool send_round(periodic *p, void *arg) {
+  (void)p;
+  arena *a = arena_create(64 * 1024);
+  bool found = false;
+  rpc_status s = send_next(a, arg, &found);
+  if (!rpc_ok(s)) log_warn("notification sender: %s", s.message);
+  arena_destroy(a);
+  return found && rpc_ok(s);
 }
 
 bool nt_sender_start(nt_state *st) {
-  int want = (int)st->settings.senders;
-  for (n_threads = 0; n_threads < want && n_threads < MAX_SENDERS; n_threads++)
-    if (pthread_create(&threads[n_threads], NULL, loop, st) != 0) {
-      log_error("notification: cannot start sender thread %d", n_threads);
-      return false;
-    }
-  return true;
+  senders = periodic_start("notification sender", (int)st->settings.senders, st->settings.poll_ms, send_round, st);
+  return senders != NULL;
 }
 
 void nt_sender_stop(void) {
-  pthread_mutex_lock(&lock);
-  stopping = true;
-  pthread_cond_broadcast(&wake);
-  pthread_mutex_unlock(&lock);
-  for (int i = 0; i < n_threads; i++) pthread_join(threads[i], NULL);
-  n_threads = 0;
+  periodic_stop(senders);
+  senders = NULL;
 }

@@ -1,26 +1,22 @@
 /* The background thread that makes each refund's first attempt soon after it becomes due
  * (a cancellation or a late payment); later retries belong to RetryRefunds, the job the
  * scheduler calls every METRO_REFUND_RETRY_S. */
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "common/log.h"
-#include "common/pg.h"
+#include "common/periodic.h"
 #include "svc/payment/payment.h"
 
 enum { BATCH = 20 };
 
-static pthread_t worker;
-static bool running;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
-static bool stopping;
+static periodic *worker;
 
-static void run_once(pm_state *st) {
+/* One round: the first attempt of every refund due now, up to BATCH; then a pause. */
+static bool attempt_due_refunds(periodic *p, void *arg) {
+  (void)p;
   arena *a = arena_create(16 * 1024);
-  rpc_ctx ctx = {.arena = a, .state = st, .deadline_ms = INT64_MAX, .request_id = "refund-worker"};
+  rpc_ctx ctx = {.arena = a, .state = arg, .deadline_ms = INT64_MAX, .request_id = "refund-worker"};
   const char **ids;
   int n = 0;
   rpc_status s = pm_refunds_due(&ctx, BATCH, false, &ids, &n);
@@ -31,40 +27,15 @@ static void run_once(pm_state *st) {
     if (!rpc_ok(r)) log_warn("refund worker: payment %s: %s", ids[i], r.message);
   }
   arena_destroy(a);
-}
-
-static void *loop(void *p) {
-  pm_state *st = p;
-  for (;;) {
-    run_once(st);
-    pthread_mutex_lock(&lock);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    int64_t ns = until.tv_nsec + st->settings.refund_poll_ms * 1000000;
-    until.tv_sec += (time_t)(ns / 1000000000);
-    until.tv_nsec = (long)(ns % 1000000000);
-    while (!stopping && pthread_cond_timedwait(&wake, &lock, &until) == 0) {
-    }
-    bool done = stopping;
-    pthread_mutex_unlock(&lock);
-    if (done) break;
-  }
-  pg_disconnect();
-  return NULL;
+  return false;
 }
 
 bool pm_refund_worker_start(pm_state *st) {
-  running = pthread_create(&worker, NULL, loop, st) == 0;
-  if (!running) log_error("refund worker: cannot start its thread");
-  return running;
+  worker = periodic_start("refund worker", 1, st->settings.refund_poll_ms, attempt_due_refunds, st);
+  return worker != NULL;
 }
 
 void pm_refund_worker_stop(void) {
-  if (!running) return;
-  pthread_mutex_lock(&lock);
-  stopping = true;
-  pthread_cond_broadcast(&wake);
-  pthread_mutex_unlock(&lock);
-  pthread_join(worker, NULL);
-  running = false;
+  periodic_stop(worker);
+  worker = NULL;
 }

@@ -1,20 +1,15 @@
 /* The ticker thread: each METRO_SCHEDULER_TICK_MS, claims every enabled job's latest slot that has no
  * run yet (so start-up runs the latest missed one), then takes over runs whose lease expired. */
-#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/log.h"
-#include "common/pg.h"
+#include "common/periodic.h"
 #include "svc/scheduler/scheduler.h"
 
 enum { MAX_MEMO = 128, MAX_TAKEOVERS_PER_TICK = 8 };
 
-static pthread_t thread;
-static bool running;
-static atomic_bool stopping;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static periodic *ticker;
 
 /* The slot of each job this replica already claimed or found claimed (ticker thread only). */
 static struct {
@@ -38,7 +33,8 @@ static void run_claimed(rpc_ctx *ctx, const sch_claim *c) {
   ctx->request_id = "scheduler";
 }
 
-static void tick(sch_state *st) {
+static bool tick(periodic *p, void *arg) {
+  sch_state *st = arg;
   arena *a = arena_create(32 * 1024);
   rpc_ctx ctx = {.arena = a, .alloc = arena_protobuf_allocator(a), .state = st, .deadline_ms = INT64_MAX,
                  .request_id = "scheduler"};
@@ -46,7 +42,7 @@ static void tick(sch_state *st) {
   int n;
   rpc_status s = sch_jobs_list(&ctx, true, NULL, NULL, 1000, &jobs, &n);
   if (!rpc_ok(s)) log_warn("scheduler: cannot read the jobs: %s", s.message);
-  for (int i = 0; rpc_ok(s) && i < n && !atomic_load(&stopping); i++) {
+  for (int i = 0; rpc_ok(s) && i < n && !periodic_stopping(p); i++) {
     int64_t *handled = memo_slot(jobs[i].name);
     int64_t slot = sch_due_slot(jobs[i].schedule, sch_now_us(&st->settings) / 1000000, *handled);
     if (slot <= 0) continue;
@@ -59,7 +55,7 @@ static void tick(sch_state *st) {
     *handled = slot;
     if (c) run_claimed(&ctx, c);
   }
-  for (int i = 0; i < MAX_TAKEOVERS_PER_TICK && !atomic_load(&stopping); i++) {
+  for (int i = 0; i < MAX_TAKEOVERS_PER_TICK && !periodic_stopping(p); i++) {
     sch_claim *c;
     s = sch_run_reclaim(&ctx, &c);
     if (!rpc_ok(s)) log_warn("scheduler: cannot look for expired leases: %s", s.message);
@@ -70,24 +66,7 @@ static void tick(sch_state *st) {
     run_claimed(&ctx, c);
   }
   arena_destroy(a);
-}
-
-static void *loop(void *p) {
-  sch_state *st = p;
-  while (!atomic_load(&stopping)) {
-    tick(st);
-    pthread_mutex_lock(&lock);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    int64_t ns = until.tv_nsec + st->settings.tick_ms * 1000000;
-    until.tv_sec += (time_t)(ns / 1000000000);
-    until.tv_nsec = (long)(ns % 1000000000);
-    while (!atomic_load(&stopping) && pthread_cond_timedwait(&wake, &lock, &until) == 0) {
-    }
-    pthread_mutex_unlock(&lock);
-  }
-  pg_disconnect();
-  return NULL;
+  return false;
 }
 
 bool sch_ticker_start(sch_state *st) {
@@ -95,18 +74,11 @@ bool sch_ticker_start(sch_state *st) {
     log_info("scheduler: ticker off (METRO_SCHEDULER_TICKER=false): only triggered runs");
     return true;
   }
-  atomic_store(&stopping, false);
-  running = pthread_create(&thread, NULL, loop, st) == 0;
-  if (!running) log_error("scheduler: cannot start the ticker thread");
-  return running;
+  ticker = periodic_start("scheduler ticker", 1, st->settings.tick_ms, tick, st);
+  return ticker != NULL;
 }
 
 void sch_ticker_stop(void) {
-  if (!running) return;
-  pthread_mutex_lock(&lock);
-  atomic_store(&stopping, true);
-  pthread_cond_broadcast(&wake);
-  pthread_mutex_unlock(&lock);
-  pthread_join(thread, NULL);
-  running = false;
+  periodic_stop(ticker);
+  ticker = NULL;
 }

@@ -9,7 +9,7 @@
 #include "common/text.h"
 #include "svc/ticket/ticket.h"
 
-#define US TK_SQL_US
+#define US SQL_US
 /* A µs-since-epoch parameter as a timestamptz (NULL stays NULL); exact to the microsecond. */
 #define TS(param) "(timestamptz 'epoch' + " param "::bigint * interval '1 microsecond')"
 
@@ -42,13 +42,13 @@ static char *cell_str(rpc_ctx *ctx, const PGresult *r, int row, int col) {
 }
 
 static Google__Protobuf__Timestamp *cell_time(rpc_ctx *ctx, const PGresult *r, int row, int col) {
-  return pg_value(r, row, col) ? tk_timestamp(ctx, cell_i64(r, row, col, 0)) : NULL;
+  return pg_value(r, row, col) ? pb_timestamp(ctx, cell_i64(r, row, col, 0)) : NULL;
 }
 
 static const char *int_param(rpc_ctx *ctx, int64_t v) { return arena_printf(ctx->arena, "%lld", (long long)v); }
 static const char *bool_param(bool b) { return b ? "t" : "f"; }
 static const char *time_param(rpc_ctx *ctx, const Google__Protobuf__Timestamp *ts) {
-  return ts ? int_param(ctx, tk_timestamp_us(ts)) : NULL;
+  return ts ? int_param(ctx, pb_timestamp_us(ts)) : NULL;
 }
 
 /* A Timestamp inside 0001-01-01..9999-12-31 (what JSON can carry and µs arithmetic survives). */
@@ -365,7 +365,7 @@ static rpc_status check_valid_from(rpc_ctx *ctx, const char *field, const Metro_
 static rpc_status check_valid_until(rpc_ctx *ctx, const char *field, const Metro__Ticket__V1__PassengerDiscount *d) {
   if (!time_in_range(d->valid_until))
     return rpc_invalid(ctx->arena, field, "INVALID_TIMESTAMP", "%s is out of range", field);
-  if (d->valid_from && d->valid_until && tk_timestamp_us(d->valid_from) >= tk_timestamp_us(d->valid_until))
+  if (d->valid_from && d->valid_until && pb_timestamp_us(d->valid_from) >= pb_timestamp_us(d->valid_until))
     return rpc_invalid(ctx->arena, field, "INVALID_VALIDITY_PERIOD", "%s must be after validFrom", field);
   return RPC_OK;
 }

@@ -16,8 +16,8 @@
 #define MAX_TAP_ID_LEN 64
 #define MAX_SLUG_LEN 64
 #define MAX_COLLECTED_VND 10000000
-#define US TK_SQL_US
-#define AT TK_SQL_AT
+#define US SQL_US
+#define AT SQL_AT
 
 static const char *direction_name(tk_direction d) { return d == TK_ENTRY ? "entry" : "exit"; }
 
@@ -141,8 +141,8 @@ static void gate_state_of(const tk_row *row, tk_gate_state *g) {
   g->entry_at_us = row->entry_at_us;
   g->origin = t->origin_station_id ? t->origin_station_id : "";
   g->destination = t->destination_station_id ? t->destination_station_id : "";
-  g->valid_from_us = tk_timestamp_us(t->valid_from);
-  g->valid_until_us = tk_timestamp_us(t->valid_until);
+  g->valid_from_us = pb_timestamp_us(t->valid_from);
+  g->valid_until_us = pb_timestamp_us(t->valid_until);
   g->last_tap_us = row->last_tap_us;
   g->last_accept_gate = row->last_accept_gate;
   g->last_accept_direction = row->last_accept_exit ? TK_EXIT : TK_ENTRY;
@@ -169,7 +169,7 @@ static Metro__Ticket__V1__TapResult *result_of(rpc_ctx *ctx, const Metro__Ticket
   res->passengers = t->passengers;
   res->journeys_remaining = tk_journeys_remaining(row->type, t->journeys_allowed, t->journeys_completed);
   res->valid_until = t->valid_until;
-  res->tap_time = tk_timestamp(ctx, now);
+  res->tap_time = pb_timestamp(ctx, now);
   return res;
 }
 
@@ -181,7 +181,7 @@ static rpc_status publish_used(rpc_ctx *ctx, const tk_row *before, const tk_row 
   ev.station_id = (char *)station_id;
   ev.gate_id = (char *)gate_id;
   ev.direction = (char *)direction_name(dir);
-  ev.tap_at = tk_timestamp(ctx, now);
+  ev.tap_at = pb_timestamp(ctx, now);
   ev.ticket_type = after->ticket->ticket_type;
   ev.total_passengers = after->ticket->total_passengers;
   ev.fare_adjustment_vnd = fare_adjustment;
@@ -189,7 +189,7 @@ static rpc_status publish_used(rpc_ctx *ctx, const tk_row *before, const tk_row 
     ev.route_ids = (char **)before->route_ids;
     ev.n_route_ids = before->n_route_ids;
     ev.entry_station_id = (char *)before->entry_station_id;
-    ev.entry_at = tk_timestamp(ctx, before->entry_at_us);
+    ev.entry_at = pb_timestamp(ctx, before->entry_at_us);
     ev.journey_completed = after->ticket->journeys_completed > before->ticket->journeys_completed;
   }
   return ev_publish(ctx->arena, "ticket.used", after->ticket->ticket_id, &ev.base, ctx->traceparent);
@@ -454,7 +454,7 @@ static Metro__Ticket__V1__Gate *gate_msg(rpc_ctx *ctx, const PGresult *r, int i)
   g->station_id = arena_strdup(ctx->arena, PQgetvalue(r, i, 1));
   g->name = arena_strdup(ctx->arena, PQgetvalue(r, i, 2));
   g->is_active = strcmp(PQgetvalue(r, i, 3), "t") == 0;
-  g->create_time = tk_timestamp(ctx, atoll(PQgetvalue(r, i, 4)));
+  g->create_time = pb_timestamp(ctx, atoll(PQgetvalue(r, i, 4)));
   return g;
 }
 

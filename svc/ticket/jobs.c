@@ -111,7 +111,7 @@ rpc_status tk_notify_expiring_soon(rpc_ctx *ctx, const ProtobufCMessage *msg, Pr
                "AND valid_until <= now() + $2::int * interval '1 day' ORDER BY valid_until LIMIT $1::int "
                "FOR UPDATE SKIP LOCKED) "
                "UPDATE tickets t SET expiring_notified_at = now() FROM due WHERE t.ticket_id = due.ticket_id "
-               "RETURNING t.ticket_id, t.passenger_id, t.user_id, t.ticket_type, " TK_SQL_US("t.valid_until") ", "
+               "RETURNING t.ticket_id, t.passenger_id, t.user_id, t.ticket_type, " SQL_US("t.valid_until") ", "
                "ceil(extract(epoch FROM t.valid_until - now()) / 86400)::int",
                2, params);
   for (int i = 0; rpc_ok(st) && i < PQntuples(r); i++) {

@@ -80,7 +80,7 @@ rpc_status tk_ticket_move(rpc_ctx *ctx, const tk_row *row, const tk_move *m, tk_
   switch (m->trigger) {
     case TK_ON_PAYMENT_COMPLETED: {
       if (c.to == TK_ACTIVE) set_validity(ctx, row, now, &c);
-      else c.auto_activate_us = tk_timestamp_us(row->ticket->create_time) + tk_cfg(ctx)->auto_activate_days * TK_DAY_US;
+      else c.auto_activate_us = pb_timestamp_us(row->ticket->create_time) + tk_cfg(ctx)->auto_activate_days * TK_DAY_US;
       rpc_status st = tk_qr_issue(ctx, row->ticket, now, &c.qr_token, &c.qr_kid); /* usable now: its QR */
       if (!rpc_ok(st)) return st;
       break;

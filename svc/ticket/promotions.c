@@ -11,7 +11,7 @@
 #include "common/text.h"
 #include "svc/ticket/ticket.h"
 
-#define US TK_SQL_US
+#define US SQL_US
 /* A µs-since-epoch parameter as a timestamptz (NULL stays NULL); exact to the microsecond. */
 #define TS(param) "(timestamptz 'epoch' + " param "::bigint * interval '1 microsecond')"
 
@@ -179,7 +179,7 @@ static rpc_status check_valid_from(rpc_ctx *ctx, const char *field, const promot
 
 static rpc_status check_valid_until(rpc_ctx *ctx, const char *field, const promotion *p) {
   rpc_status st = check_instant(ctx, field, p->valid_until);
-  if (rpc_ok(st) && p->valid_from && tk_timestamp_us(p->valid_from) >= tk_timestamp_us(p->valid_until))
+  if (rpc_ok(st) && p->valid_from && pb_timestamp_us(p->valid_from) >= pb_timestamp_us(p->valid_until))
     return rpc_invalid(ctx->arena, field, "INVALID_VALIDITY_PERIOD", "%s must be after validFrom", field);
   return st;
 }
@@ -374,13 +374,13 @@ static promotion *promo_of_row(rpc_ctx *ctx, const PGresult *r, int row) {
   p->applicable_route_ids = split(ctx, cell(ctx, r, row, 8), &p->n_applicable_route_ids);
   p->usage_limit = cell_int32_value(ctx, r, row, 9);
   p->user_usage_limit = cell_int32_value(ctx, r, row, 10);
-  p->valid_from = tk_timestamp(ctx, cell_i64(r, row, 11));
-  p->valid_until = tk_timestamp(ctx, cell_i64(r, row, 12));
+  p->valid_from = pb_timestamp(ctx, cell_i64(r, row, 11));
+  p->valid_until = pb_timestamp(ctx, cell_i64(r, row, 12));
   p->is_active = strcmp(cell(ctx, r, row, 13), "t") == 0;
   p->usage_count = (int32_t)cell_i64(r, row, 14);
   p->reserved_count = (int32_t)cell_i64(r, row, 15);
-  p->create_time = tk_timestamp(ctx, cell_i64(r, row, 16));
-  p->update_time = tk_timestamp(ctx, cell_i64(r, row, 17));
+  p->create_time = pb_timestamp(ctx, cell_i64(r, row, 16));
+  p->update_time = pb_timestamp(ctx, cell_i64(r, row, 17));
   return p;
 }
 
@@ -398,8 +398,8 @@ static void promo_params(rpc_ctx *ctx, const promotion *p, const char *params[14
       join(ctx, p->applicable_route_ids, p->n_applicable_route_ids),
       p->usage_limit ? arena_printf(ctx->arena, "%d", p->usage_limit->value) : NULL,
       p->user_usage_limit ? arena_printf(ctx->arena, "%d", p->user_usage_limit->value) : NULL,
-      arena_printf(ctx->arena, "%lld", (long long)tk_timestamp_us(p->valid_from)),
-      arena_printf(ctx->arena, "%lld", (long long)tk_timestamp_us(p->valid_until)),
+      arena_printf(ctx->arena, "%lld", (long long)pb_timestamp_us(p->valid_from)),
+      arena_printf(ctx->arena, "%lld", (long long)pb_timestamp_us(p->valid_until)),
       p->is_active ? "t" : "f",
   };
   memcpy(params, values, sizeof values);
@@ -507,7 +507,7 @@ rpc_status tk_create_promotion(rpc_ctx *ctx, const ProtobufCMessage *msg, Protob
 /* Page tokens: base64url of "g1:<created µs>:<promotion id>", the last row shown. */
 static const char *page_token(rpc_ctx *ctx, const promotion *last) {
   const char *plain =
-      arena_printf(ctx->arena, "g1:%lld:%s", (long long)tk_timestamp_us(last->create_time), last->promotion_id);
+      arena_printf(ctx->arena, "g1:%lld:%s", (long long)pb_timestamp_us(last->create_time), last->promotion_id);
   char *enc = b64_encode_alloc(B64_URL_NOPAD, plain, strlen(plain));
   if (!enc) return "";
   const char *token = arena_strdup(ctx->arena, enc);

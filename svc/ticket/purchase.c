@@ -88,18 +88,18 @@ static Metro__Ticket__V1__Ticket *new_ticket(rpc_ctx *ctx, const Metro__Ticket__
   t->payment_id = "";
   t->journeys_allowed = type == TK_ONEWAY ? 1 : type == TK_RETURN ? 2 : 0;
   t->cancel_reason = "";
-  t->create_time = tk_timestamp(ctx, now);
+  t->create_time = pb_timestamp(ctx, now);
   t->update_time = t->create_time;
   if (!free_ticket) {
     t->status = "pending_payment";
-    t->payment_deadline = tk_timestamp(ctx, now + cfg->payment_deadline_s * 1000000);
+    t->payment_deadline = pb_timestamp(ctx, now + cfg->payment_deadline_s * 1000000);
   } else if (pass) {
     t->status = "inactive";
-    t->auto_activate_at = tk_timestamp(ctx, now + cfg->auto_activate_days * TK_DAY_US);
+    t->auto_activate_at = pb_timestamp(ctx, now + cfg->auto_activate_days * TK_DAY_US);
   } else {
     t->status = "active";
     t->valid_from = t->create_time;
-    t->valid_until = tk_timestamp(ctx, now + cfg->single_validity_days * TK_DAY_US);
+    t->valid_until = pb_timestamp(ctx, now + cfg->single_validity_days * TK_DAY_US);
   }
   return t;
 }

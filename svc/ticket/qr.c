@@ -152,7 +152,7 @@ rpc_status tk_get_ticket_code(rpc_ctx *ctx, const ProtobufCMessage *msg, Protobu
   Metro__Ticket__V1__TicketCode *c = RPC_NEW(ctx, Metro__Ticket__V1__TicketCode, metro__ticket__v1__ticket_code__init);
   c->code = code;
   c->counter = counter;
-  c->expire_time = tk_timestamp(ctx, (counter + 1) * GK_STEP_S * 1000000LL);
+  c->expire_time = pb_timestamp(ctx, (counter + 1) * GK_STEP_S * 1000000LL);
   *out = &c->base;
   return RPC_OK;
 }

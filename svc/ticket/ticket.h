@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "common/events.h"
+#include "common/pb_time.h"
 #include "common/rpc_server.h"
 #include "metro/ticket/v1/ticket.pb-c.h"
 #include "metro/transport/v1/transport.pb-c.h"
@@ -547,8 +548,6 @@ rpc_status tk_auto_activate_passes(rpc_ctx *ctx, const ProtobufCMessage *msg, Pr
 
 #define TK_DAY_US (86400LL * 1000000)
 /* SQL: a timestamptz column as µs since the epoch, and a µs parameter as a timestamptz. */
-#define TK_SQL_US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
-#define TK_SQL_AT(param) "('epoch'::timestamptz + " param "::bigint * interval '1 microsecond')"
 
 /* A station, line or gate id: 1-64 of [a-z0-9-]. */
 bool tk_is_slug(const char *s);
@@ -560,8 +559,6 @@ int tk_local_seconds(int64_t us);
 int64_t tk_now_us(void);
 /* Local (Asia/Ho_Chi_Minh) day number of an instant. */
 long tk_local_day(int64_t us);
-Google__Protobuf__Timestamp *tk_timestamp(rpc_ctx *ctx, int64_t us);   /* NULL for 0 */
-int64_t tk_timestamp_us(const Google__Protobuf__Timestamp *ts);         /* 0 for NULL */
 /* A new UUID v4 in the arena. */
 const char *tk_uuid(rpc_ctx *ctx);
 bool tk_is_uuid(const char *s);

@@ -8,14 +8,15 @@
 #include <openssl/crypto.h>
 
 #include "common/b64.h"
+#include "common/page_token.h"
 #include "common/pg.h"
 #include "common/text.h"
 #include "svc/ticket/ticket.h"
 
 #define DEFAULT_PAGE 20
 #define MAX_PAGE 100
-#define US TK_SQL_US
-#define AT TK_SQL_AT
+#define US SQL_US
+#define AT SQL_AT
 
 /* Every read returns these columns, in this order. */
 #define COLUMNS                                                                                                     \
@@ -81,17 +82,17 @@ static rpc_status row_at(rpc_ctx *ctx, const PGresult *r, int i, tk_row **out) {
   t->promotion_code = (char *)cell(ctx, r, i, C_PROMO_CODE);
   t->payment_method = (char *)cell(ctx, r, i, C_METHOD);
   t->payment_id = (char *)cell(ctx, r, i, C_PAYMENT_ID);
-  t->payment_deadline = tk_timestamp(ctx, num(r, i, C_DEADLINE));
-  t->valid_from = tk_timestamp(ctx, num(r, i, C_FROM));
-  t->valid_until = tk_timestamp(ctx, num(r, i, C_UNTIL));
-  t->auto_activate_at = tk_timestamp(ctx, num(r, i, C_AUTO));
+  t->payment_deadline = pb_timestamp(ctx, num(r, i, C_DEADLINE));
+  t->valid_from = pb_timestamp(ctx, num(r, i, C_FROM));
+  t->valid_until = pb_timestamp(ctx, num(r, i, C_UNTIL));
+  t->auto_activate_at = pb_timestamp(ctx, num(r, i, C_AUTO));
   t->journeys_allowed = (int32_t)num(r, i, C_ALLOWED);
   t->journeys_completed = (int32_t)num(r, i, C_COMPLETED);
   t->refund_percent = (int32_t)num(r, i, C_REFUND_PCT);
   t->refund_amount = (int32_t)num(r, i, C_REFUND_AMT);
   t->cancel_reason = (char *)cell(ctx, r, i, C_CANCEL);
-  t->create_time = tk_timestamp(ctx, num(r, i, C_CREATED));
-  t->update_time = tk_timestamp(ctx, num(r, i, C_UPDATED));
+  t->create_time = pb_timestamp(ctx, num(r, i, C_CREATED));
+  t->update_time = pb_timestamp(ctx, num(r, i, C_UPDATED));
   row->ticket = t;
   row->user_id = cell(ctx, r, i, C_USER);
   row->promotion_id = cell(ctx, r, i, C_PROMO_ID);
@@ -145,10 +146,10 @@ rpc_status tk_ticket_insert(rpc_ctx *ctx, const Metro__Ticket__V1__Ticket *t, co
       or_null(t->destination_station_id), int_text(ctx, t->station_count), routes, int_text(ctx, t->total_passengers),
       or_null(t->passenger_type), int_text(ctx, t->original_price), int_text(ctx, t->passenger_discount_amount),
       int_text(ctx, t->promotion_discount_amount), int_text(ctx, t->total_price), pg_bytea_literal(ctx->arena, packed, len),
-      promotion_id, or_null(t->promotion_code), t->payment_method, us_or_null(ctx, tk_timestamp_us(t->payment_deadline)),
-      us_or_null(ctx, tk_timestamp_us(t->valid_from)), us_or_null(ctx, tk_timestamp_us(t->valid_until)),
-      us_or_null(ctx, tk_timestamp_us(t->auto_activate_at)), int_text(ctx, validity_days),
-      int_text(ctx, t->journeys_allowed), int_text(ctx, tk_timestamp_us(t->create_time)), secret, qr_token, qr_kid};
+      promotion_id, or_null(t->promotion_code), t->payment_method, us_or_null(ctx, pb_timestamp_us(t->payment_deadline)),
+      us_or_null(ctx, pb_timestamp_us(t->valid_from)), us_or_null(ctx, pb_timestamp_us(t->valid_until)),
+      us_or_null(ctx, pb_timestamp_us(t->auto_activate_at)), int_text(ctx, validity_days),
+      int_text(ctx, t->journeys_allowed), int_text(ctx, pb_timestamp_us(t->create_time)), secret, qr_token, qr_kid};
   return pg_exec(ctx->arena, NULL,
                  "INSERT INTO tickets (ticket_id, passenger_id, user_id, ticket_type, status, origin_station_id, "
                  "destination_station_id, station_count, route_ids, total_passengers, passenger_type, original_price, "
@@ -177,31 +178,6 @@ rpc_status tk_ticket_get(rpc_ctx *ctx, const char *ticket_id, bool for_update, t
 
 /* ---- lists ---- */
 
-/* Page tokens: base64url of "t1:<created µs>:<ticket id>". */
-static const char *page_token(rpc_ctx *ctx, const Metro__Ticket__V1__Ticket *last) {
-  const char *raw = arena_printf(ctx->arena, "t1:%lld:%s", (long long)tk_timestamp_us(last->create_time), last->ticket_id);
-  size_t cap = b64_encoded_len(B64_URL_NOPAD, strlen(raw)) + 1;
-  char *out = arena_alloc(ctx->arena, cap);
-  b64_encode(B64_URL_NOPAD, raw, strlen(raw), out, cap);
-  return out;
-}
-
-static bool parse_token(rpc_ctx *ctx, const char *token, const char **us, const char **id) {
-  size_t n = strlen(token);
-  if (n > 128) return false;
-  char buf[128];
-  size_t len;
-  if (!b64_decode(B64_URL_NOPAD, token, n, buf, sizeof buf - 1, &len)) return false;
-  buf[len] = '\0';
-  char *digits = buf + 3, *colon;
-  if (strncmp(buf, "t1:", 3) != 0 || !(colon = strchr(digits, ':'))) return false;
-  *colon = '\0';
-  if (!*digits || strlen(digits) > 18 || !text_only_chars(digits, "0123456789") || !tk_is_uuid(colon + 1)) return false;
-  *us = arena_strdup(ctx->arena, digits);
-  *id = arena_strdup(ctx->arena, colon + 1);
-  return true;
-}
-
 /* A local date filter "YYYY-MM-DD" as the µs of its local midnight (plus `add_days`). */
 static rpc_status date_bound(rpc_ctx *ctx, const char *field, const char *date, int add_days, const char **out) {
   *out = NULL;
@@ -215,12 +191,11 @@ static rpc_status date_bound(rpc_ctx *ctx, const char *field, const char *date, 
 
 rpc_status tk_ticket_list(rpc_ctx *ctx, const Metro__Ticket__V1__ListTicketsRequest *q, const char *only_user_id,
                           Metro__Ticket__V1__ListTicketsResponse *out) {
-  if (q->page_size < 0 || q->page_size > MAX_PAGE)
-    return rpc_invalid(ctx->arena, "pageSize", "INVALID_PAGE_SIZE", "pageSize must be 0-%d", MAX_PAGE);
-  int size = q->page_size ? q->page_size : DEFAULT_PAGE;
-  const char *after_us = NULL, *after_id = NULL, *from = NULL, *until = NULL;
-  if (q->page_token && *q->page_token && !parse_token(ctx, q->page_token, &after_us, &after_id))
-    return rpc_invalid(ctx->arena, "pageToken", "INVALID_PAGE_TOKEN", "pageToken is not one this list issued");
+  page_cursor cur;
+  rpc_status st = page_cursor_parse(ctx, "t", q->page_size, q->page_token, DEFAULT_PAGE, MAX_PAGE, &cur);
+  if (!rpc_ok(st)) return st;
+  int size = cur.page_size;
+  const char *from = NULL, *until = NULL;
   tk_status status;
   tk_ticket_type type;
   if (q->status && *q->status && !tk_status_parse(q->status, &status))
@@ -229,11 +204,11 @@ rpc_status tk_ticket_list(rpc_ctx *ctx, const Metro__Ticket__V1__ListTicketsRequ
     return rpc_invalid(ctx->arena, "ticketType", "INVALID_TICKET_TYPE", "ticketType is not a ticket type");
   if (q->passenger_id && *q->passenger_id && !tk_is_uuid(q->passenger_id))
     return rpc_invalid(ctx->arena, "passengerId", "INVALID_PASSENGER_ID", "passengerId is not a UUID");
-  rpc_status st = date_bound(ctx, "createdAfter", q->created_after, 0, &from);
+  st = date_bound(ctx, "createdAfter", q->created_after, 0, &from);
   if (rpc_ok(st)) st = date_bound(ctx, "createdBefore", q->created_before, 1, &until);
   if (!rpc_ok(st)) return st;
   const char *params[] = {only_user_id, or_null(q->passenger_id), or_null(q->status), or_null(q->ticket_type),
-                          from, until, after_us, after_id, int_text(ctx, size + 1)};
+                          from, until, cur.after_us, cur.after_id, int_text(ctx, size + 1)};
   PGresult *r;
   st = pg_exec(ctx->arena, &r,
                "SELECT " COLUMNS " FROM tickets WHERE ($1::uuid IS NULL OR user_id = $1::uuid) "
@@ -251,7 +226,9 @@ rpc_status tk_ticket_list(rpc_ctx *ctx, const Metro__Ticket__V1__ListTicketsRequ
     if (!rpc_ok(st = row_at(ctx, r, i, &row))) return st;
     out->tickets[out->n_tickets++] = row->ticket;
   }
-  out->next_page_token = (char *)(n > size ? page_token(ctx, out->tickets[shown - 1]) : "");
+  const Metro__Ticket__V1__Ticket *last = shown ? out->tickets[shown - 1] : NULL;
+  out->next_page_token =
+      (char *)(n > size ? page_token_make(ctx, "t", pb_timestamp_us(last->create_time), last->ticket_id) : "");
   return RPC_OK;
 }
 

@@ -41,19 +41,6 @@ bool tk_is_token(const char *s, size_t max) {
   return true;
 }
 
-Google__Protobuf__Timestamp *tk_timestamp(rpc_ctx *ctx, int64_t us) {
-  if (us == 0) return NULL;
-  Google__Protobuf__Timestamp *t = RPC_NEW(ctx, Google__Protobuf__Timestamp, google__protobuf__timestamp__init);
-  t->seconds = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
-  t->nanos = (int32_t)((us - t->seconds * 1000000) * 1000);
-  return t;
-}
-
-int64_t tk_timestamp_us(const Google__Protobuf__Timestamp *ts) {
-  if (!ts) return 0;
-  return ts->seconds * 1000000 + ts->nanos / 1000;
-}
-
 const char *tk_uuid(rpc_ctx *ctx) {
   char *out = arena_alloc(ctx->arena, CRYPTO_UUID_LEN + 1);
   crypto_uuid_v4(out);

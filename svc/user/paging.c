@@ -6,6 +6,7 @@
 
 #include "common/b64.h"
 #include "common/crypto.h"
+#include "common/page_token.h"
 #include "common/text.h"
 #include "svc/user/user.h"
 
@@ -25,11 +26,7 @@ const char *user_like_contains(arena *a, const char *s) {
 }
 
 const char *user_page_token(rpc_ctx *ctx, const char *kind, int64_t created_us, const char *id) {
-  const char *plain = arena_printf(ctx->arena, "%s1:%lld:%s", kind, (long long)created_us, id);
-  char *enc = b64_encode_alloc(B64_URL_NOPAD, plain, strlen(plain));
-  const char *out = arena_strdup(ctx->arena, enc);
-  free(enc);
-  return out;
+  return page_token_make(ctx, kind, created_us, id);
 }
 
 /* "<kind>1:<digits>:<uuid>" back into its cursor; false for anything else. */

@@ -17,6 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/identity.h"
+#include "common/rpc_client.h"
+
 #define MAX_ENV 64
 
 static char *env_keys[MAX_ENV], *env_values[MAX_ENV];
@@ -47,6 +50,20 @@ const char *harness_env(const char *key) {
   for (int i = 0; i < n_env; i++)
     if (strcmp(env_keys[i], key) == 0) return env_values[i];
   return NULL;
+}
+
+rpc_call_meta harness_signed_meta(arena *a, const char *user_id, const char *role, int ttl_s) {
+  char *secret = harness_stack_secret();
+  const char *roles[] = {role};
+  rpc_call_meta meta = {0};
+  bool ok = identity_sign(a, secret, user_id, roles, 1, (int64_t)time(NULL) + ttl_s, &meta.identity_raw,
+                          &meta.identity_sig);
+  free(secret);
+  if (!ok) {
+    fprintf(stderr, "harness: cannot sign an identity for %s\n", user_id);
+    exit(1);
+  }
+  return meta;
 }
 
 char *harness_stack_secret(void) {

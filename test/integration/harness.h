@@ -6,6 +6,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "common/rpc_client.h"
+
 typedef struct http_response {
   long status;
   json_t *json;        /* NULL when the body is not JSON */
@@ -23,6 +25,9 @@ void harness_init(void);
 const char *harness_env(const char *key);
 /* The stack's identity HMAC secret (malloc'ed); aborts the test when unreadable. */
 char *harness_stack_secret(void);
+/* gRPC metadata carrying an identity the stack's services trust: user_id with one role,
+ * signed with the stack's secret, valid ttl_s seconds (strings in the arena). */
+rpc_call_meta harness_signed_meta(arena *a, const char *user_id, const char *role, int ttl_s);
 
 /* method, path ("/v1/..."), optional JSON body, optional bearer token, optional extra
  * headers ("Name: value", NULL-terminated). base NULL = the stack's REST address. */

@@ -124,11 +124,7 @@ static void free_ticket(char *token, size_t cap) {
 static void tap(const char *gate, const char *station, const char *token, const char *direction, char *reason,
                 char *status) {
   arena *a = arena_create(4096);
-  char *secret = harness_stack_secret();
-  const char *roles[] = {"gate"};
-  rpc_call_meta meta = {0};
-  assert_true(identity_sign(a, secret, "00000000-0000-4000-8000-00000000ab5e", roles, 1, (int64_t)time(NULL) + 60,
-                            &meta.identity_raw, &meta.identity_sig));
+  rpc_call_meta meta = harness_signed_meta(a, "00000000-0000-4000-8000-00000000ab5e", "gate", 60);
   Metro__Ticket__V1__TapRequest req = METRO__TICKET__V1__TAP_REQUEST__INIT;
   req.gate_id = (char *)gate;
   req.station_id = (char *)station;
@@ -143,7 +139,6 @@ static void tap(const char *gate, const char *station, const char *token, const 
   const Metro__Ticket__V1__TapResult *res = (const void *)resp;
   snprintf(reason, 64, "%s", res->accepted ? "" : res->reason);
   snprintf(status, 32, "%s", res->status);
-  free(secret);
   arena_destroy(a);
 }
 

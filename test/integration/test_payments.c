@@ -33,27 +33,6 @@ static bool one_of(const char *v, const char *a, const char *b) { return strcmp(
 
 static bool member_true(const http_response *r, const char *key) { return json_is_true(json_object_get(r->json, key)); }
 
-/* A job of the ticket service called over gRPC as an admin (the scheduler's way). */
-static int run_ticket_job(const char *method) {
-  arena *a = arena_create(4096);
-  char *secret = harness_stack_secret();
-  const char *roles[] = {"admin"};
-  rpc_call_meta meta = {0};
-  assert_true(identity_sign(a, secret, "00000000-0000-4000-8000-000000000001", roles, 1, (int64_t)time(NULL) + 60,
-                            &meta.identity_raw, &meta.identity_sig));
-  Metro__Ticket__V1__RunJobRequest req = METRO__TICKET__V1__RUN_JOB_REQUEST__INIT;
-  ProtobufCMessage *resp;
-  rpc_status st = rpc_call_unary(rpc_channel_get(harness_env("METRO_TICKET_GRPC")), a,
-                                 arena_printf(a, "/metro.ticket.v1.TicketService/%s", method), &meta, &req.base,
-                                 &metro__ticket__v1__run_job_response__descriptor, &resp, 10000, INT64_MAX);
-  if (!rpc_ok(st)) fprintf(stderr, "%s: %s\n", method, st.message);
-  assert_true(rpc_ok(st));
-  int n = ((Metro__Ticket__V1__RunJobResponse *)resp)->processed;
-  free(secret);
-  arena_destroy(a);
-  return n;
-}
-
 static void expect_counts(const purchase *b, long completed, long activated) {
   assert_int_equal(outbox_count("payment", "payment.completed", b->ticket_id), completed);
   assert_int_equal(outbox_count("ticket", "ticket.activated", b->ticket_id), activated);

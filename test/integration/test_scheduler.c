@@ -196,12 +196,7 @@ static long ticket_calls(const char *method) {
 /* TriggerJob straight to a replica over gRPC, as an admin; the run or the error status. */
 static rpc_status trigger_grpc(arena *a, int port, const char *job, int timeout_ms,
                                Metro__Scheduler__V1__JobRun **run) {
-  char *secret = harness_stack_secret();
-  const char *roles[] = {"admin"};
-  rpc_call_meta meta = {0};
-  assert_true(identity_sign(a, secret, ADMIN_ID, roles, 1, (int64_t)time(NULL) + 120, &meta.identity_raw,
-                            &meta.identity_sig));
-  free(secret);
+  rpc_call_meta meta = harness_signed_meta(a, ADMIN_ID, "admin", 120);
   char target[64];
   snprintf(target, sizeof target, "127.0.0.1:%d", port);
   Metro__Scheduler__V1__TriggerJobRequest req = METRO__SCHEDULER__V1__TRIGGER_JOB_REQUEST__INIT;

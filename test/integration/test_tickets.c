@@ -73,27 +73,6 @@ static http_response *get_ticket(const rider *p, const char *id) {
   return http_call("GET", path, NULL, p ? p->access : admin_token);
 }
 
-/* A job of the ticket service called over gRPC as an admin (the scheduler's way). */
-static int run_job(const char *method) {
-  arena *a = arena_create(4096);
-  char *secret = harness_stack_secret();
-  const char *roles[] = {"admin"};
-  rpc_call_meta meta = {0};
-  assert_true(identity_sign(a, secret, "00000000-0000-4000-8000-000000000001", roles, 1, (int64_t)time(NULL) + 60,
-                            &meta.identity_raw, &meta.identity_sig));
-  Metro__Ticket__V1__RunJobRequest req = METRO__TICKET__V1__RUN_JOB_REQUEST__INIT;
-  ProtobufCMessage *resp;
-  rpc_status st = rpc_call_unary(rpc_channel_get(harness_env("METRO_TICKET_GRPC")), a,
-                                 arena_printf(a, "/metro.ticket.v1.TicketService/%s", method), &meta, &req.base,
-                                 &metro__ticket__v1__run_job_response__descriptor, &resp, 10000, INT64_MAX);
-  if (!rpc_ok(st)) fprintf(stderr, "%s: %s\n", method, st.message);
-  assert_true(rpc_ok(st));
-  int n = ((Metro__Ticket__V1__RunJobResponse *)resp)->processed;
-  free(secret);
-  arena_destroy(a);
-  return n;
-}
-
 static int setup(void **state) {
   (void)state;
   char body[512];
@@ -643,8 +622,8 @@ static void test_jobs_notify_expiring_passes_once_and_end_promotions(void **stat
   free(sql_value("UPDATE ticket.tickets SET status = 'active', valid_from = now(), "
                  "valid_until = now() + interval '20 hours' WHERE ticket_id = $1::uuid RETURNING 1",
                  pass));
-  assert_true(run_job("NotifyExpiringSoon") >= 1);
-  run_job("NotifyExpiringSoon");
+  assert_true(run_ticket_job("NotifyExpiringSoon") >= 1);
+  run_ticket_job("NotifyExpiringSoon");
   assert_int_equal(sql_count("SELECT count(*) FROM ticket.outbox WHERE event_type = 'ticket.expiring_soon' "
                              "AND event_key = $1",
                              pass),
@@ -654,7 +633,7 @@ static void test_jobs_notify_expiring_passes_once_and_end_promotions(void **stat
   free(sql_value("UPDATE ticket.promotions SET valid_from = now() - interval '2 days', "
                  "valid_until = now() - interval '1 second' WHERE promotion_id = $1::uuid RETURNING 1",
                  promo_id));
-  assert_true(run_job("ExpirePromotions") >= 1);
+  assert_true(run_ticket_job("ExpirePromotions") >= 1);
   assert_int_equal(sql_count("SELECT count(*) FROM ticket.promotions WHERE promotion_id = $1::uuid AND NOT is_active",
                              promo_id),
                    1);
@@ -674,7 +653,7 @@ static void test_jobs_expire_unpaid_activate_passes_and_end_validity(void **stat
   free(sql_value("UPDATE ticket.tickets SET payment_deadline = now() - interval '1 minute' WHERE ticket_id = $1::uuid "
                  "RETURNING 1",
                  unpaid));
-  assert_true(run_job("ExpireUnpaid") >= 1);
+  assert_true(run_ticket_job("ExpireUnpaid") >= 1);
   http_response *r = get_ticket(&p, unpaid);
   assert_string_equal(json_at(r, "status"), "expired");
   http_response_free(r);
@@ -688,7 +667,7 @@ static void test_jobs_expire_unpaid_activate_passes_and_end_validity(void **stat
   free(sql_value("UPDATE ticket.tickets SET auto_activate_at = now() - interval '1 hour' WHERE ticket_id = $1::uuid "
                  "RETURNING 1",
                  pass));
-  assert_true(run_job("AutoActivatePasses") >= 1);
+  assert_true(run_ticket_job("AutoActivatePasses") >= 1);
   wait_status(p.access, pass, "active");
   assert_int_equal(sql_count("SELECT count(*) FROM ticket.tickets WHERE ticket_id = $1::uuid AND valid_from = "
                              "auto_activate_at AND valid_until = auto_activate_at + interval '1 day'",
@@ -701,11 +680,11 @@ static void test_jobs_expire_unpaid_activate_passes_and_end_validity(void **stat
   free(sql_value("UPDATE ticket.tickets SET valid_until = now() - interval '1 second' WHERE ticket_id = $1::uuid "
                  "RETURNING 1",
                  single));
-  assert_true(run_job("ExpireEnded") >= 1);
+  assert_true(run_ticket_job("ExpireEnded") >= 1);
   wait_status(p.access, single, "expired");
   /* Nothing is due any more for these tickets: a second run does not touch them. */
-  run_job("ExpireUnpaid");
-  run_job("ExpireEnded");
+  run_ticket_job("ExpireUnpaid");
+  run_ticket_job("ExpireEnded");
   assert_int_equal(sql_count("SELECT count(*) FROM ticket.outbox WHERE event_key = $1 AND event_type = 'ticket.expired'",
                              single),
                    1);

@@ -15,7 +15,9 @@
 #include "common/ev_internal.h"
 #include "common/events.h"
 #include "common/pg.h"
+#include "common/rpc_client.h"
 #include "metro/events/v1/payment_events.pb-c.h"
+#include "metro/ticket/v1/ticket.pb-c.h"
 
 void sleep_ms(int ms) {
   struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
@@ -76,6 +78,21 @@ void new_rider(rider *p) {
   }
   snprintf(p->passenger_id, sizeof p->passenger_id, "%s", json_at(r, "passenger.passengerId"));
   http_response_free(r);
+}
+
+int run_ticket_job(const char *method) {
+  arena *a = arena_create(4096);
+  rpc_call_meta meta = harness_signed_meta(a, "00000000-0000-4000-8000-000000000001", "admin", 60);
+  Metro__Ticket__V1__RunJobRequest req = METRO__TICKET__V1__RUN_JOB_REQUEST__INIT;
+  ProtobufCMessage *resp;
+  rpc_status st = rpc_call_unary(rpc_channel_get(harness_env("METRO_TICKET_GRPC")), a,
+                                 arena_printf(a, "/metro.ticket.v1.TicketService/%s", method), &meta, &req.base,
+                                 &metro__ticket__v1__run_job_response__descriptor, &resp, 10000, INT64_MAX);
+  if (!rpc_ok(st)) fprintf(stderr, "%s: %s\n", method, st.message);
+  assert_true(rpc_ok(st));
+  int n = ((Metro__Ticket__V1__RunJobResponse *)resp)->processed;
+  arena_destroy(a);
+  return n;
 }
 
 void inject_payment_event(const char *type, const ProtobufCMessage *data, const char *ticket_id) {

@@ -30,6 +30,10 @@ void expect_error(const char *method, const char *path, const char *body, const 
                   const char *reason, const char *field);
 /* A self-registered passenger with a verified email and a passenger profile. */
 void new_rider(rider *p);
+/* A job of the ticket service ("ExpireUnpaid", ...) called over gRPC as an admin, the
+ * scheduler's way; the number of rows it processed. */
+int run_ticket_job(const char *method);
+
 /* Publishes a payment event as the payment service would, through the ticket schema's outbox,
  * so it travels over the stack's real backend (Kafka or the PostgreSQL log). */
 void inject_payment_event(const char *type, const ProtobufCMessage *data, const char *ticket_id);
