@@ -3,12 +3,14 @@
 # runs two tests at a time: the integration tests share one stack per fixture).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+METRO_FUZZ_SECONDS ?= 600
 CMAKE_GEN  ?= Ninja
 CTEST_ARGS ?= --output-on-failure --parallel 2
 export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=0:halt_on_error=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
-.PHONY: run run-providers test deps test-deps build build-asan unit clean
+.PHONY: run run-providers test deps test-deps build build-asan unit fuzz clean
 
 run: deps build
 	@bash scripts/run.sh $(BUILD)
@@ -20,6 +22,7 @@ run-providers: deps build
 test: test-deps build build-asan
 	ctest --test-dir $(BUILD) $(CTEST_ARGS)
 	ctest --test-dir $(ASAN_BUILD) $(CTEST_ARGS)
+	@$(MAKE) --no-print-directory fuzz METRO_FUZZ_SECONDS=45
 
 deps:
 	@bash scripts/install-deps.sh
@@ -37,8 +40,12 @@ build-asan:
 	@cmake -S . -B $(ASAN_BUILD) -G $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DMETRO_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD)
 
+# libFuzzer over the REST request path (test/fuzz), bounded by METRO_FUZZ_SECONDS.
+fuzz:
+	@bash scripts/fuzz.sh $(FUZZ_BUILD) $(METRO_FUZZ_SECONDS)
+
 unit: build
 	ctest --test-dir $(BUILD) -L unit $(CTEST_ARGS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

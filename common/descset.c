@@ -1,5 +1,5 @@
 /* Descriptor-set index: splits FileDescriptorSets into files, indexes every symbol in sorted
- * arrays for bsearch, and decodes the http/access method options from unknown fields. */
+ * arrays for bsearch, and decodes the method options (http/access from unknown fields). */
 #include "common/descset.h"
 
 #include <stdarg.h>
@@ -300,6 +300,11 @@ static size_t ds_count_files(const uint8_t *p, size_t len) {
 static void ds_read_options(ds_builder *b, descset_method *m,
                             const Google__Protobuf__MethodOptions *opts) {
   if (!opts) return;
+  if (opts->has_idempotency_level) {
+    m->idempotency_level = opts->idempotency_level;
+    m->idempotent = opts->idempotency_level == GOOGLE__PROTOBUF__METHOD_OPTIONS__IDEMPOTENCY_LEVEL__NO_SIDE_EFFECTS ||
+                    opts->idempotency_level == GOOGLE__PROTOBUF__METHOD_OPTIONS__IDEMPOTENCY_LEVEL__IDEMPOTENT;
+  }
   arena *a = b->d->mem;
   ProtobufCAllocator alloc = arena_protobuf_allocator(a);
   const uint8_t *data;

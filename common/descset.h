@@ -1,5 +1,6 @@
 /* An immutable index over serialized FileDescriptorSets: files, symbols, services and the
- * google.api.http / metro.api.v1.access method options, for reflection, access checks and REST. */
+ * google.api.http / metro.api.v1.access / idempotency_level method options, for reflection,
+ * access checks, REST and retries. */
 #ifndef METRO_DESCSET_H
 #define METRO_DESCSET_H
 
@@ -27,6 +28,10 @@ typedef struct descset_method {
   const char *const *roles;          /* metro.api.v1.access.roles */
   int n_roles;
   const char *service;               /* "metro.auth.v1.AuthService" */
+  /* google.protobuf.MethodOptions.idempotency_level as declared (IDEMPOTENCY_UNKNOWN when not),
+   * and whether it allows a retry: NO_SIDE_EFFECTS or IDEMPOTENT. */
+  Google__Protobuf__MethodOptions__IdempotencyLevel idempotency_level;
+  bool idempotent;
 } descset_method;
 
 typedef struct descset_service {

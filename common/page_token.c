@@ -18,7 +18,8 @@ const char *page_token_make(rpc_ctx *ctx, const char *kind, int64_t created_us, 
   return out;
 }
 
-static bool token_decode(rpc_ctx *ctx, const char *kind, const char *token, page_cursor *c) {
+static bool token_decode(rpc_ctx *ctx, const char *kind, const char *token, bool (*id_valid)(const char *),
+                         page_cursor *c) {
   char buf[TOKEN_MAX];
   size_t n, k = strlen(kind);
   if (strlen(token) > TOKEN_MAX || !b64_decode(B64_URL_NOPAD, token, strlen(token), buf, sizeof buf - 1, &n))
@@ -28,19 +29,25 @@ static bool token_decode(rpc_ctx *ctx, const char *kind, const char *token, page
   char *digits = buf + k + 2, *colon = strchr(digits, ':');
   if (!colon || colon == digits || colon - digits > 18) return false;
   *colon = '\0';
-  if (!text_only_chars(digits, "0123456789") || !crypto_uuid_valid(colon + 1)) return false;
+  if (!text_only_chars(digits, "0123456789") || !id_valid(colon + 1)) return false;
   c->after_us = arena_strdup(ctx->arena, digits);
   c->after_id = arena_strdup(ctx->arena, colon + 1);
   return true;
 }
 
-rpc_status page_cursor_parse(rpc_ctx *ctx, const char *kind, int32_t page_size, const char *page_token,
-                             int default_size, int max_size, page_cursor *out) {
+rpc_status page_cursor_parse_ids(rpc_ctx *ctx, const char *kind, int32_t page_size, const char *page_token,
+                                 int default_size, int max_size, bool (*id_valid)(const char *id),
+                                 page_cursor *out) {
   memset(out, 0, sizeof *out);
   if (page_size < 0 || page_size > max_size)
     return rpc_invalid(ctx->arena, "pageSize", "INVALID_PAGE_SIZE", "pageSize must be 0-%d", max_size);
   out->page_size = page_size ? page_size : default_size;
-  if (page_token && *page_token && !token_decode(ctx, kind, page_token, out))
+  if (page_token && *page_token && !token_decode(ctx, kind, page_token, id_valid, out))
     return rpc_invalid(ctx->arena, "pageToken", "INVALID_PAGE_TOKEN", "pageToken is not one this list issued");
   return RPC_OK;
+}
+
+rpc_status page_cursor_parse(rpc_ctx *ctx, const char *kind, int32_t page_size, const char *page_token,
+                             int default_size, int max_size, page_cursor *out) {
+  return page_cursor_parse_ids(ctx, kind, page_size, page_token, default_size, max_size, crypto_uuid_valid, out);
 }

@@ -16,23 +16,33 @@
 
 /* ---- context: errors, paths, allocation ---- */
 
-/* Truncating user text ("%.64s", a full buffer) can split a UTF-8 sequence; an error goes back
- * to clients inside JSON, so every byte of a broken sequence becomes '?'. */
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong form, no surrogate,
+ * nothing above U+10FFFF, as text_utf8_length checks), or 0 when there is none. */
+static int utf8_sequence(const unsigned char *p) {
+  unsigned c = p[0];
+  if (c < 0x80) return 1;
+  /* the range the second byte must fall in, by lead byte */
+  unsigned lo = 0x80, hi = 0xbf;
+  int len;
+  if (c >= 0xc2 && c <= 0xdf) len = 2;
+  else if (c >= 0xe0 && c <= 0xef) len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+  else if (c >= 0xf0 && c <= 0xf4) len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+  else return 0;
+  if (p[1] < lo || p[1] > hi) return 0;
+  for (int i = 2; i < len; i++)
+    if ((p[i] & 0xc0) != 0x80) return 0;
+  return len;
+}
+
+/* An error goes back to clients inside JSON, which must be UTF-8: user text quoted in it may be
+ * anything, and truncating it ("%.64s", a full buffer) can split a sequence; every byte that
+ * starts no well-formed sequence becomes '?'. */
 static void utf8_repair(char *s) {
   unsigned char *p = (unsigned char *)s;
   while (*p) {
-    int extra = *p < 0x80             ? 0
-                : (*p & 0xe0) == 0xc0 ? 1
-                : (*p & 0xf0) == 0xe0 ? 2
-                : (*p & 0xf8) == 0xf0 ? 3
-                                      : -1;
-    int ok = extra >= 0;
-    for (int i = 1; ok && i <= extra; i++) ok = (p[i] & 0xc0) == 0x80;
-    if (!ok) {
-      *p++ = '?';
-      continue;
-    }
-    p += extra + 1;
+    int len = utf8_sequence(p);
+    if (len == 0) *p++ = '?';
+    else p += len;
   }
 }
 
@@ -598,33 +608,68 @@ static bool decode_repeated(pj_ctx *c, ProtobufCMessage *m, const ProtobufCField
   return true;
 }
 
+/* The canonical text of a decoded integer or bool map key: "1", "1.0" and "1e0" all name key 1. */
+static void map_key_text(ProtobufCType t, const pj_scalar *k, char *buf, size_t cap) {
+  switch (t) {
+  case PROTOBUF_C_TYPE_INT32:
+  case PROTOBUF_C_TYPE_SINT32:
+  case PROTOBUF_C_TYPE_SFIXED32: snprintf(buf, cap, "%" PRId32, k->i32); break;
+  case PROTOBUF_C_TYPE_UINT32:
+  case PROTOBUF_C_TYPE_FIXED32: snprintf(buf, cap, "%" PRIu32, k->u32); break;
+  case PROTOBUF_C_TYPE_INT64:
+  case PROTOBUF_C_TYPE_SINT64:
+  case PROTOBUF_C_TYPE_SFIXED64: snprintf(buf, cap, "%" PRId64, k->i64); break;
+  case PROTOBUF_C_TYPE_UINT64:
+  case PROTOBUF_C_TYPE_FIXED64: snprintf(buf, cap, "%" PRIu64, k->u64); break;
+  default: snprintf(buf, cap, "%s", k->b ? "true" : "false"); break;
+  }
+}
+
+/* One map entry from a JSON member; `seen` (NULL for string keys, which JSON already keeps
+ * unique) collects the canonical keys so that a key spelled twice is refused. */
+static bool decode_map_entry(pj_ctx *c, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+                             const char *key, size_t key_len, const json_t *val, json_t *seen) {
+  const ProtobufCMessageDescriptor *ed = f->descriptor;
+  const ProtobufCFieldDescriptor *kf = &ed->fields[0], *vf = &ed->fields[1];
+  size_t *n = (size_t *)((char *)m + f->quantifier_offset);
+  ProtobufCMessage *entry = pj_alloc(c, ed->sizeof_message);
+  if (!entry) return false;
+  protobuf_c_message_init(ed, entry);
+  (*(ProtobufCMessage ***)pj_slot(m, f))[*n] = entry;
+  (*n)++;
+  pj_scalar k;
+  if (!pj_decode_text(c, kf, key, key_len, true, &k)) return false;
+  pj_store_scalar(c, entry, kf, &k);
+  if (seen) {
+    char canon[32];
+    map_key_text(kf->type, &k, canon, sizeof canon);
+    if (json_object_get(seen, canon)) return pj_fail(c, "map key %s given twice", canon);
+    if (json_object_set_new(seen, canon, json_null()) != 0) return pj_fail(c, "out of memory");
+  }
+  if (json_is_null(val) && !is_message_type(vf, "google.protobuf.Value"))
+    return pj_fail(c, "null is not allowed as a map value");
+  return pj_decode_field(c, entry, vf, val);
+}
+
 static bool decode_map(pj_ctx *c, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
                        const json_t *in) {
   if (!json_is_object(in)) return pj_fail(c, "expected an object, got %s", json_type_name(in));
-  const ProtobufCMessageDescriptor *ed = f->descriptor;
-  const ProtobufCFieldDescriptor *kf = &ed->fields[0], *vf = &ed->fields[1];
   if (json_object_size(in) && !pj_repeated_reserve(c, m, f, json_object_size(in)))
     return false;
-  size_t *n = (size_t *)((char *)m + f->quantifier_offset);
+  const ProtobufCMessageDescriptor *ed = f->descriptor;
+  json_t *seen = NULL;
+  if (ed->fields[0].type != PROTOBUF_C_TYPE_STRING && !(seen = json_object())) return pj_fail(c, "out of memory");
   const char *key;
   size_t key_len;
   json_t *val;
+  bool ok = true;
   json_object_keylen_foreach((json_t *)in, key, key_len, val) {
     size_t mark = pj_path_push(c, key, key_len, true);
-    ProtobufCMessage *entry = pj_alloc(c, ed->sizeof_message);
-    if (!entry) return false;
-    protobuf_c_message_init(ed, entry);
-    (*(ProtobufCMessage ***)pj_slot(m, f))[*n] = entry;
-    (*n)++;
-    pj_scalar k;
-    if (!pj_decode_text(c, kf, key, key_len, true, &k)) return false;
-    pj_store_scalar(c, entry, kf, &k);
-    if (json_is_null(val) && !is_message_type(vf, "google.protobuf.Value"))
-      return pj_fail(c, "null is not allowed as a map value");
-    if (!pj_decode_field(c, entry, vf, val)) return false;
+    if (!(ok = decode_map_entry(c, m, f, key, key_len, val, seen))) break;
     pj_path_pop(c, mark);
   }
-  return true;
+  json_decref(seen);
+  return ok;
 }
 
 bool pj_decode_field(pj_ctx *c, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,

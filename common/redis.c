@@ -15,6 +15,7 @@ static char *g_password;
 
 static _Thread_local redisContext *t_ctx;
 static _Thread_local time_t t_next_attempt;
+static _Thread_local unsigned long t_serial; /* counts this thread's connections */
 
 void redis_configure(const char *host, int port, const char *password) {
   free(g_host);
@@ -57,6 +58,7 @@ static redisContext *conn(void) {
     }
   }
   t_ctx = c;
+  t_serial++;
   return c;
 }
 
@@ -79,10 +81,4 @@ redisReply *redis_command(arena *a, const char *fmt, ...) {
   return NULL;
 }
 
-int redis_rate_limit(arena *a, const char *key, int limit, int window_s) {
-  redisReply *r = redis_command(a, "SET %s 0 EX %d NX", key, window_s);
-  if (!r || r->type == REDIS_REPLY_ERROR) return -1;
-  r = redis_command(a, "INCR %s", key);
-  if (!r || r->type != REDIS_REPLY_INTEGER) return -1;
-  return r->integer <= limit ? 1 : 0;
-}
+unsigned long redis_connection_serial(void) { return t_ctx ? t_serial : 0; }

@@ -1,5 +1,5 @@
-/* Redis on hiredis: one connection per thread that reconnects after failures, and
- * the helpers services share (fixed-window rate limits, cached values). */
+/* Redis on hiredis: one connection per thread that reconnects after failures. Rate limits
+ * are in common/rate_limit.h. */
 #ifndef METRO_REDIS_H
 #define METRO_REDIS_H
 
@@ -18,8 +18,8 @@ redisReply *redis_command(arena *a, const char *fmt, ...);
 /* Closes this thread's connection (thread exit). */
 void redis_disconnect(void);
 
-/* Fixed-window counter: counts one hit on `key` for `window_s` seconds.
- * Returns 1 when within `limit`, 0 when over, -1 when Redis is unavailable. */
-int redis_rate_limit(arena *a, const char *key, int limit, int window_s);
+/* Which connection this thread holds: a number that changes each time it connects anew
+ * (0 when not connected), so per-connection state (a loaded script) knows when to redo. */
+unsigned long redis_connection_serial(void);
 
 #endif

@@ -71,7 +71,8 @@ rpc_call_meta rpc_meta_from_ctx(const rpc_ctx *ctx) {
                          .traceparent = ctx->traceparent,
                          .identity_raw = ctx->identity_raw,
                          .identity_sig = ctx->identity_sig,
-                         .client_ip = ctx->client_ip};
+                         .client_ip_value = ctx->client_ip_value,
+                         .client_ip_sig = ctx->client_ip_sig};
 }
 
 static const char *service_identity_secret;
@@ -97,10 +98,11 @@ rpc_call_meta rpc_meta_as_service_roles(const rpc_ctx *ctx, const char *service,
 }
 
 size_t rpc_meta_build(const rpc_call_meta *meta, grpc_metadata *md) {
+  /* Never x-forwarded-for: the client address travels only in its signed pair. */
   static const char *const keys[RPC_META_MAX] = {"x-request-id", "traceparent", IDENTITY_HEADER, IDENTITY_SIG_HEADER,
-                                                  "x-forwarded-for", "idempotency-key"};
+                                                  CLIENT_IP_HEADER, CLIENT_IP_SIG_HEADER, "idempotency-key"};
   const char *values[RPC_META_MAX] = {meta->request_id, meta->traceparent, meta->identity_raw, meta->identity_sig,
-                                      meta->client_ip, meta->idempotency_key};
+                                      meta->client_ip_value, meta->client_ip_sig, meta->idempotency_key};
   size_t n = 0;
   for (size_t i = 0; i < RPC_META_MAX; i++) {
     if (!values[i] || !values[i][0]) continue;
@@ -114,6 +116,24 @@ size_t rpc_meta_build(const rpc_call_meta *meta, grpc_metadata *md) {
 
 void rpc_meta_release(grpc_metadata *md, size_t n) {
   for (size_t i = 0; i < n; i++) grpc_slice_unref(md[i].value);
+}
+
+void rpc_unary_ops(grpc_op ops[6], const rpc_unary_io *io) {
+  memset(ops, 0, sizeof(grpc_op) * 6);
+  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+  ops[0].data.send_initial_metadata.count = io->n_md;
+  ops[0].data.send_initial_metadata.metadata = io->md;
+  ops[1].op = GRPC_OP_SEND_MESSAGE;
+  ops[1].data.send_message.send_message = io->send;
+  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+  ops[3].data.recv_initial_metadata.recv_initial_metadata = io->initial;
+  ops[4].op = GRPC_OP_RECV_MESSAGE;
+  ops[4].data.recv_message.recv_message = io->recv;
+  ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+  ops[5].data.recv_status_on_client.trailing_metadata = io->trailers;
+  ops[5].data.recv_status_on_client.status = io->code;
+  ops[5].data.recv_status_on_client.status_details = io->details;
 }
 
 gpr_timespec rpc_deadline(int timeout_ms, int64_t deadline_ms) {
@@ -168,21 +188,8 @@ rpc_status rpc_call_unary(rpc_channel *ch, arena *a, const char *method, const r
   grpc_slice details = grpc_empty_slice();
 
   grpc_op ops[6];
-  memset(ops, 0, sizeof ops);
-  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-  ops[0].data.send_initial_metadata.count = n_md;
-  ops[0].data.send_initial_metadata.metadata = md;
-  ops[1].op = GRPC_OP_SEND_MESSAGE;
-  ops[1].data.send_message.send_message = send;
-  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-  ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
-  ops[4].op = GRPC_OP_RECV_MESSAGE;
-  ops[4].data.recv_message.recv_message = &recv;
-  ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-  ops[5].data.recv_status_on_client.trailing_metadata = &trailers;
-  ops[5].data.recv_status_on_client.status = &code;
-  ops[5].data.recv_status_on_client.status_details = &details;
+  rpc_unary_ops(ops, &(rpc_unary_io){.md = md, .n_md = n_md, .send = send, .recv = &recv, .initial = &initial,
+                                     .trailers = &trailers, .code = &code, .details = &details});
 
   rpc_status st;
   if (!rpc_call_run_batch(call, cq, ops, 6)) {

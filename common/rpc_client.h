@@ -20,11 +20,15 @@ typedef struct rpc_call_meta {
   const char *traceparent;
   const char *identity_raw;
   const char *identity_sig;
-  const char *client_ip;
+  /* The client address the gateway vouches for (client_ip_sign): sent as x-metro-client-ip
+   * and x-metro-client-ip-sig. Services trust nothing else (never x-forwarded-for). */
+  const char *client_ip_value;
+  const char *client_ip_sig;
   const char *idempotency_key; /* the gateway's Idempotency-Key; rpc_meta_from_ctx leaves it NULL */
 } rpc_call_meta;
 
-/* The metadata a handler forwards to the services it calls. */
+/* The metadata a handler forwards to the services it calls: request id, traceparent, and the
+ * signed identity and client address the call carried (when they verified). */
 rpc_call_meta rpc_meta_from_ctx(const rpc_ctx *ctx);
 
 /* Service-to-service calls the caller's own identity cannot make (a public provider callback

@@ -251,12 +251,17 @@ static void ctx_init(rpc_server *s, call_slot *slot, arena *a, rpc_ctx *ctx) {
   const char *tp = metadata_get(a, &slot->metadata, "traceparent", 128);
   ctx->traceparent = tp && header_token_ok(tp, 128) ? tp : NULL;
   ctx->idempotency_key = metadata_get(a, &slot->metadata, "idempotency-key", 4096);
-  const char *ip = metadata_get(a, &slot->metadata, "x-forwarded-for", 256);
-  if (ip && header_token_ok(ip, 256)) {
-    ctx->client_ip = ip;
+  /* The client address: only the gateway's signed pair is believed (never x-forwarded-for,
+   * which any direct caller can send); otherwise the caller is the client, at its peer address. */
+  const char *ipv = metadata_get(a, &slot->metadata, CLIENT_IP_HEADER, 128);
+  const char *ips = metadata_get(a, &slot->metadata, CLIENT_IP_SIG_HEADER, 128);
+  if (ipv && ips && s->cfg.identity_secret &&
+      client_ip_verify(a, s->cfg.identity_secret, ipv, ips, now_ms() / 1000, &ctx->client_ip)) {
+    ctx->client_ip_value = ipv;
+    ctx->client_ip_sig = ips;
   } else {
     char *peer = grpc_call_get_peer(slot->call);
-    ctx->client_ip = arena_strdup(a, peer ? peer : "");
+    ctx->client_ip = client_ip_from_peer(a, peer);
     gpr_free(peer);
   }
   const char *idv = metadata_get(a, &slot->metadata, IDENTITY_HEADER, 1024);

@@ -30,7 +30,11 @@ typedef struct rpc_ctx {
   const char *method;        /* "/metro.auth.v1.AuthService/Login" */
   const char *request_id;    /* x-request-id (generated when absent) */
   const char *traceparent;   /* W3C traceparent, or NULL */
-  const char *client_ip;     /* x-forwarded-for from the gateway, else the peer */
+  const char *client_ip;     /* the client's IP: the gateway's signed x-metro-client-ip when it
+                              * verifies, else the direct caller's peer host ("127.0.0.1", "::1",
+                              * "unix"); x-forwarded-for and unsigned metadata are ignored */
+  const char *client_ip_value; /* the signed pair as received (verified), forwarded on outgoing */
+  const char *client_ip_sig;   /* calls; NULL when the call carried none that verified */
   const char *identity_raw;  /* signed identity metadata, forwarded on outgoing calls */
   const char *identity_sig;
   const char *idempotency_key; /* "idempotency-key" metadata (the REST Idempotency-Key header) as

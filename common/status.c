@@ -131,6 +131,8 @@ static const struct {
     {"ACCOUNT_LOCKED", 423},
     {"NO_ROUTE", 422},
     {"PAYLOAD_TOO_LARGE", 413},
+    {"TOO_MANY_QUERY_PARAMETERS", 414},
+    {"UNSUPPORTED_MEDIA_TYPE", 415},
     {"METHOD_NOT_ALLOWED", 405},
     /* Conflicts with the current state of the network or of a ticket (FAILED_PRECONDITION). */
     {"STATION_INACTIVE", 409},

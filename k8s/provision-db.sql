@@ -1,5 +1,5 @@
 -- Creates the PostgreSQL login roles metro_<service> and their schemas (auth, user, transport,
--- ticket, public, payment, webhook, notification, control, scheduler) plus the shared schema
+-- ticket, public, payment, webhook, notification, control, scheduler, management) plus the shared schema
 -- events (the embedded event log) in the current database: what scripts/pg-provision.sh does
 -- locally, for a DBA on the managed server. Idempotent.
 -- Run it from the repository root (it includes sql/events/*.sql by relative path):
@@ -7,7 +7,7 @@
 --   METRO_AUTH_DB_PASSWORD=... METRO_USER_DB_PASSWORD=... METRO_TRANSPORT_DB_PASSWORD=... \
 --   METRO_TICKET_DB_PASSWORD=... METRO_PUBLIC_DB_PASSWORD=... METRO_PAYMENT_DB_PASSWORD=... \
 --   METRO_WEBHOOK_DB_PASSWORD=... METRO_NOTIFICATION_DB_PASSWORD=... \
---   METRO_CONTROL_DB_PASSWORD=... METRO_SCHEDULER_DB_PASSWORD=... \
+--   METRO_CONTROL_DB_PASSWORD=... METRO_SCHEDULER_DB_PASSWORD=... METRO_MANAGEMENT_DB_PASSWORD=... \
 --     psql "postgresql://ADMIN@pg.example.internal:5432/metro?sslmode=verify-full" \
 --          -X -v ON_ERROR_STOP=1 -f k8s/provision-db.sql
 --
@@ -63,6 +63,10 @@
 \else
   \getenv scheduler_password METRO_SCHEDULER_DB_PASSWORD
 \endif
+\if :{?management_password}
+\else
+  \getenv management_password METRO_MANAGEMENT_DB_PASSWORD
+\endif
 \if :{?auth_password}
 \else
   \set auth_password ''
@@ -103,6 +107,10 @@
 \else
   \set scheduler_password ''
 \endif
+\if :{?management_password}
+\else
+  \set management_password ''
+\endif
 
 SET client_min_messages = warning;
 
@@ -118,7 +126,8 @@ INSERT INTO metro_service VALUES
   ('metro_webhook', 'webhook', :'webhook_password'),
   ('metro_notification', 'notification', :'notification_password'),
   ('metro_control', 'control', :'control_password'),
-  ('metro_scheduler', 'scheduler', :'scheduler_password');
+  ('metro_scheduler', 'scheduler', :'scheduler_password'),
+  ('metro_management', 'management', :'management_password');
 SELECT string_agg(upper(schema), ', ') AS missing FROM metro_service WHERE password = '' \gset
 \if :{?missing}
   \warn 'provision-db: set METRO_<SERVICE>_DB_PASSWORD (or -v <service>_password=...) for' :missing

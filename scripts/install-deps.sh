@@ -12,10 +12,10 @@ packages=(
   libhiredis-dev redis-server
   librdkafka-dev libjansson-dev libssl-dev libcurl4-openssl-dev libcmocka-dev
   libmicrohttpd-dev libzip-dev libqrencode-dev libpng-dev
-  wrk nghttp2-client curl golang-go python3
+  wrk nghttp2-client curl golang-go python3 nginx
 )
 if [ "${1:-}" = "--test" ]; then
-  packages+=(default-jre-headless maven zbar-tools)
+  packages+=(default-jre-headless maven zbar-tools clang libclang-rt-14-dev)
 fi
 
 missing=()

@@ -17,6 +17,8 @@ Environment:
                             always runs; default 1025 and 8025, free ones with METRO_STACK_FREE_PORTS)
   METRO_STACK_PROVIDERS=1   also start the payment-provider emulators (test/providers) and
                             point the payment and webhook services at them
+  METRO_STACK_MANAGEMENT_EXTRA  more METRO_MANAGEMENT_SERVICES entries for metro-management
+                            ("public=127.0.0.1:1": an instance nothing answers at, for tests)
 USAGE
   exit 2
 }
@@ -38,6 +40,7 @@ service_table=(
   "control|50060|9110|svc/control/metro-control"
   "public|50055|9105|svc/public/metro-public"
   "scheduler|50061|9111|svc/scheduler/metro-scheduler"
+  "management|50062|9112|svc/management/metro-management"
 )
 services=()
 for row in "${service_table[@]}"; do services+=("${row%%|*}"); done
@@ -153,6 +156,8 @@ start)
     (
       export METRO_GRPC_ADDR=127.0.0.1:${grpc_port[$name]} METRO_PG_URL=${pg_url[$name]}
       export METRO_METRICS_PORT; METRO_METRICS_PORT=$(port_for "$name-metrics" "$default_metrics")
+      # management (started last) watches every service before it, itself, and any extra entries.
+      [ "$name" != management ] || export METRO_MANAGEMENT_SERVICES="$backends,$name=127.0.0.1:${grpc_port[$name]}${METRO_STACK_MANAGEMENT_EXTRA:+,$METRO_STACK_MANAGEMENT_EXTRA}"
       start_process "$name" "$build/$binary"
     )
     wait_grpc "$name" "${grpc_port[$name]}"
@@ -189,6 +194,7 @@ start)
       echo "METRO_${name^^}_PG_URL=${pg_url[$name]}"
     done
     [ -z "$echo_port" ] || echo "METRO_ECHO_GRPC=127.0.0.1:$echo_port"
+    [ -z "${METRO_STACK_MANAGEMENT_EXTRA:-}" ] || echo "METRO_STACK_MANAGEMENT_EXTRA=$METRO_STACK_MANAGEMENT_EXTRA"
     [ -z "${pg_url[probe]:-}" ] || echo "METRO_PROBE_PG_URL=${pg_url[probe]}"
     echo "METRO_PG_ADMIN_URL=$METRO_PG_ADMIN_URL"
     echo "METRO_REDIS_PORT=$REDIS_PORT"

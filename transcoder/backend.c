@@ -1,21 +1,63 @@
-/* The gateway's asynchronous gRPC client (see backend.h): one completion queue and one
- * thread that turns each finished call into an rpc_status plus response bytes. */
+/* The gateway's asynchronous gRPC client (see backend.h): one completion queue and one thread
+ * that turns each finished call into an rpc_status plus response bytes, feeds the service's
+ * breaker, and starts another attempt when an idempotent call never reached a backend. */
 #include "transcoder/backend.h"
 
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/support/time.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/rpc_client_internal.h"
 #include "common/rpc_server_internal.h"
 
 #define MAX_RESPONSE_BYTES (16u << 20)
+#define MAX_ATTEMPTS 3
+#define MIN_RETRY_BUDGET_MS 50
 
 static grpc_completion_queue *cq;
 static pthread_t poller;
 static bool running;
+
+static int64_t realtime_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The call never reached a working backend (refused, reset, no instance ready): the
+ * service's health problem, not an answer. Services say UNAVAILABLE with a reason of their own
+ * when a dependency of theirs is down; that is an answer. */
+static bool unreachable(const rpc_status *st) {
+  return st->code == GRPC_STATUS_UNAVAILABLE && (!st->reason || strcmp(st->reason, "UNAVAILABLE") == 0);
+}
+
+static bool counts_as_failure(const rpc_status *st) {
+  return unreachable(st) || st->code == GRPC_STATUS_DEADLINE_EXCEEDED;
+}
+
+static void release_attempt(backend_call *bc) {
+  if (bc->send) grpc_byte_buffer_destroy(bc->send);
+  if (bc->recv) grpc_byte_buffer_destroy(bc->recv);
+  bc->send = bc->recv = NULL;
+  grpc_slice_unref(bc->details);
+  grpc_slice_unref(bc->method);
+  grpc_metadata_array_destroy(&bc->initial);
+  grpc_metadata_array_destroy(&bc->trailers);
+  rpc_meta_release(bc->md, bc->n_md);
+  grpc_call_unref(bc->call);
+  bc->call = NULL;
+}
+
+static bool start_attempt(backend_call *bc);
 
 static void finish(backend_call *bc, bool batch_ok) {
   if (!batch_ok) {
@@ -26,14 +68,14 @@ static void finish(backend_call *bc, bool batch_ok) {
         (!bc->recv || !rpc_byte_buffer_read(bc->arena, bc->recv, MAX_RESPONSE_BYTES, &bc->response, &bc->response_len)))
       bc->status = (rpc_status){.code = GRPC_STATUS_INTERNAL, .message = "backend sent no response", .reason = "INTERNAL"};
   }
-  if (bc->send) grpc_byte_buffer_destroy(bc->send);
-  if (bc->recv) grpc_byte_buffer_destroy(bc->recv);
-  grpc_slice_unref(bc->details);
-  grpc_slice_unref(bc->method);
-  grpc_metadata_array_destroy(&bc->initial);
-  grpc_metadata_array_destroy(&bc->trailers);
-  rpc_meta_release(bc->md, bc->n_md);
-  grpc_call_unref(bc->call);
+  release_attempt(bc);
+  int64_t now = mono_ms();
+  breaker_record(&bc->svc->breaker, now, counts_as_failure(&bc->status), now - bc->attempt_started_ms);
+  if (unreachable(&bc->status) && bc->idempotent && bc->attempts < MAX_ATTEMPTS &&
+      bc->deadline_ms - realtime_ms() > MIN_RETRY_BUDGET_MS) {
+    int64_t retry_after = 0;
+    if (breaker_allow(&bc->svc->breaker, now, &retry_after) && start_attempt(bc)) return;
+  }
   bc->done(bc, bc->user);
 }
 
@@ -63,50 +105,55 @@ void backend_shutdown(void) {
   grpc_shutdown();
 }
 
-bool backend_start(backend_call *bc, arena *a, const char *target, const char *method, const rpc_call_meta *meta,
-                   const uint8_t *request, size_t len, int timeout_ms, backend_done_fn done, void *user) {
-  rpc_channel *ch = rpc_channel_get(target);
+static bool start_attempt(backend_call *bc) {
+  rpc_channel *ch = rpc_channel_get(bc->svc->grpc_target);
   if (!ch) return false;
-  memset(bc, 0, sizeof *bc);
-  bc->arena = a;
-  bc->done = done;
-  bc->user = user;
-  bc->method = grpc_slice_from_copied_string(method);
+  bc->attempts++;
+  bc->attempt_started_ms = mono_ms();
+  bc->method = grpc_slice_from_copied_string(bc->method_name);
   bc->details = grpc_empty_slice();
+  bc->recv = NULL;
   bc->call = grpc_channel_create_call(rpc_channel_raw(ch), NULL, GRPC_PROPAGATE_DEFAULTS, cq, bc->method, NULL,
-                                      rpc_deadline(timeout_ms, INT64_MAX), NULL);
-  bc->n_md = rpc_meta_build(meta, bc->md);
-  grpc_slice payload = grpc_slice_from_copied_buffer((const char *)request, len);
+                                      rpc_deadline(0, bc->deadline_ms), NULL);
+  bc->n_md = rpc_meta_build(bc->meta, bc->md);
+  grpc_slice payload = grpc_slice_from_copied_buffer((const char *)bc->request, bc->request_len);
   bc->send = grpc_raw_byte_buffer_create(&payload, 1);
   grpc_slice_unref(payload);
   grpc_metadata_array_init(&bc->initial);
   grpc_metadata_array_init(&bc->trailers);
 
   grpc_op ops[6];
-  memset(ops, 0, sizeof ops);
-  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-  ops[0].data.send_initial_metadata.count = bc->n_md;
-  ops[0].data.send_initial_metadata.metadata = bc->md;
-  ops[1].op = GRPC_OP_SEND_MESSAGE;
-  ops[1].data.send_message.send_message = bc->send;
-  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-  ops[3].data.recv_initial_metadata.recv_initial_metadata = &bc->initial;
-  ops[4].op = GRPC_OP_RECV_MESSAGE;
-  ops[4].data.recv_message.recv_message = &bc->recv;
-  ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-  ops[5].data.recv_status_on_client.trailing_metadata = &bc->trailers;
-  ops[5].data.recv_status_on_client.status = &bc->code;
-  ops[5].data.recv_status_on_client.status_details = &bc->details;
+  rpc_unary_ops(ops, &(rpc_unary_io){.md = bc->md, .n_md = bc->n_md, .send = bc->send, .recv = &bc->recv,
+                                     .initial = &bc->initial, .trailers = &bc->trailers, .code = &bc->code,
+                                     .details = &bc->details});
   if (grpc_call_start_batch(bc->call, ops, 6, bc, NULL) != GRPC_CALL_OK) {
-    log_error("backend: cannot start a call to %s", method);
-    grpc_byte_buffer_destroy(bc->send);
-    grpc_slice_unref(bc->method);
-    grpc_metadata_array_destroy(&bc->initial);
-    grpc_metadata_array_destroy(&bc->trailers);
-    rpc_meta_release(bc->md, bc->n_md);
-    grpc_call_unref(bc->call);
+    log_error("backend: cannot start a call to %s", bc->method_name);
+    release_attempt(bc);
     return false;
   }
   return true;
+}
+
+backend_start_result backend_start(backend_call *bc, arena *a, backend_service *svc, const char *method,
+                                   const rpc_call_meta *meta, const uint8_t *request, size_t len, int timeout_ms,
+                                   bool idempotent, int64_t *retry_after_ms, backend_done_fn done, void *user) {
+  memset(bc, 0, sizeof *bc);
+  if (!breaker_allow(&svc->breaker, mono_ms(), retry_after_ms)) return BACKEND_CIRCUIT_OPEN;
+  bc->arena = a;
+  bc->svc = svc;
+  bc->method_name = method;
+  rpc_call_meta *kept = arena_alloc(a, sizeof *kept);
+  *kept = *meta;
+  bc->meta = kept;
+  bc->request = request;
+  bc->request_len = len;
+  bc->deadline_ms = realtime_ms() + timeout_ms;
+  bc->idempotent = idempotent;
+  bc->done = done;
+  bc->user = user;
+  if (!start_attempt(bc)) {
+    breaker_record(&svc->breaker, mono_ms(), true, 0);
+    return BACKEND_NOT_STARTED;
+  }
+  return BACKEND_STARTED;
 }

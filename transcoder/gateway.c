@@ -1,60 +1,58 @@
-/* The gateway's request lifecycle on libmicrohttpd: read a bounded body, match a route,
- * authenticate, build the protobuf request, suspend during the gRPC call, answer JSON (or raw
- * HTTP for methods taking or answering metro.api.v1.HttpRequest / HttpResponse). */
+/* The gateway's request lifecycle on its own HTTP server: match a route, authenticate (bearer
+ * token or API key), rate-limit, build the protobuf request, call the service through its
+ * breaker, answer JSON (or raw HTTP for methods taking or answering metro.api.v1.HttpRequest). */
 #include "transcoder/gateway.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <openssl/rand.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "common/identity.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/pjson.h"
-#include "transcoder/backend.h"
+#include "common/redis.h"
 #include "transcoder/edge_auth.h"
+#include "transcoder/edge_keys.h"
+#include "transcoder/edge_limits.h"
+#include "transcoder/gateway_report.h"
+#include "transcoder/http_server.h"
 #include "transcoder/openapi.h"
-#include "transcoder/path_template.h"
 #include "transcoder/raw_http.h"
 #include "transcoder/routes.h"
+#include "transcoder/transcode.h"
 
-#define MAX_QUERY_PARAMS 64
-#define DISCARD_FACTOR 8 /* a refused body is drained up to 8x the body limit */
-#define ALLOW_HEADERS "Authorization, Content-Type, X-Request-Id, Idempotency-Key, traceparent"
+#define ALLOW_HEADERS "Authorization, Content-Type, X-Request-Id, Idempotency-Key, traceparent, X-API-Key"
+#define EXPOSE_HEADERS "X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset"
+#define CLIENT_IP_TTL_S 60
+#define MAX_ANSWER_HEADERS (RAW_HTTP_MAX_RESPONSE_HEADERS + 16)
 
 /* What the gateway knows of each annotated method, resolved once at start-up. */
 typedef struct method_binding {
   const descset_method *method;
   const ProtobufCMessageDescriptor *input, *output;
-  const char *target;
+  backend_service *backend;
   bool raw_request, raw_response; /* metro.api.v1.HttpRequest in, HttpResponse out */
 } method_binding;
 
-typedef enum { REQ_READING, REQ_IN_FLIGHT, REQ_ANSWERED } request_state;
-
 typedef struct gw_request {
   arena *arena;
-  struct MHD_Connection *conn;
-  bool begun;            /* the access handler has seen this request */
-  const char *raw_query; /* the bytes after '?' as received, kept before MHD parses them */
-  request_state state;
-  char *body;
-  size_t body_len, body_cap;
-  size_t discarded; /* bytes of a refused body read and dropped */
-  bool body_too_large;
+  http_exchange *ex;
+  const http_request *req;
   double started;
   const char *route_label;
   const char *request_id;
   const char *origin;
   const method_binding *binding;
   backend_call call;
+  rate_limit_result limit;
+  bool limited;
   /* the answer */
   int http_status;
   char *payload;
@@ -66,14 +64,12 @@ typedef struct gw_request {
 
 static struct {
   gateway_config cfg;
-  struct MHD_Daemon *daemon;
+  http_server *server;
   route_table *routes;
   method_binding *bindings;
   int n_bindings;
   char *openapi;
   size_t openapi_len;
-  int port;
-  atomic_int in_flight; /* suspended connections; all must be resumed before stopping */
   metric_family *m_requests, *m_latency;
 } gw;
 
@@ -121,11 +117,71 @@ static const method_binding *binding_for(const descset_method *m) {
   return NULL;
 }
 
-static bool origin_allowed(const char *origin) {
-  if (!origin || !gw.cfg.cors_origins) return false;
-  for (const char *const *o = gw.cfg.cors_origins; *o; o++)
-    if (strcmp(*o, "*") == 0 || strcmp(*o, origin) == 0) return true;
+static bool listed(const char *const *list, const char *value) {
+  if (!list || !value) return false;
+  for (const char *const *o = list; *o; o++)
+    if (strcmp(*o, "*") == 0 || strcmp(*o, value) == 0) return true;
   return false;
+}
+
+static bool origin_allowed(const char *origin) { return listed(gw.cfg.cors_origins, origin); }
+
+/* Trusted proxies as address ranges ("127.0.0.1", "10.0.0.0/8", "fd00::/8"). */
+typedef struct cidr {
+  int family;
+  unsigned char addr[16];
+  int bits;
+} cidr;
+
+static cidr *proxies;
+static int n_proxies;
+
+static bool cidr_parse(const char *text, cidr *out) {
+  char host[64];
+  const char *slash = strchr(text, '/');
+  size_t n = slash ? (size_t)(slash - text) : strlen(text);
+  if (n == 0 || n >= sizeof host) return false;
+  memcpy(host, text, n);
+  host[n] = '\0';
+  out->family = strchr(host, ':') ? AF_INET6 : AF_INET;
+  int max_bits = out->family == AF_INET ? 32 : 128;
+  if (inet_pton(out->family, host, out->addr) != 1) return false;
+  out->bits = max_bits;
+  if (slash) {
+    char *end;
+    long b = strtol(slash + 1, &end, 10);
+    if (end == slash + 1 || *end || b < 0 || b > max_bits) return false;
+    out->bits = (int)b;
+  }
+  return true;
+}
+
+static bool cidr_contains(const cidr *c, const char *ip) {
+  unsigned char a[16];
+  if (inet_pton(c->family, ip, a) != 1) return false;
+  int full = c->bits / 8, rest = c->bits % 8;
+  if (memcmp(a, c->addr, (size_t)full) != 0) return false;
+  if (!rest) return true;
+  unsigned char mask = (unsigned char)(0xff << (8 - rest));
+  return (a[full] & mask) == (c->addr[full] & mask);
+}
+
+/* The client's address: the TCP peer, unless the peer is a trusted proxy (the nginx edge),
+ * whose X-Forwarded-For hop (the right-most entry, the one it appended) is then taken. */
+static const char *client_ip(gw_request *r) {
+  const char *peer = r->req->peer_ip;
+  bool trusted = false;
+  for (int i = 0; i < n_proxies && !trusted; i++) trusted = cidr_contains(&proxies[i], peer);
+  if (!trusted) return peer;
+  const char *xff = http_request_header(r->req, "X-Forwarded-For");
+  if (!xff || strlen(xff) > 1024) return peer;
+  const char *last = strrchr(xff, ',');
+  last = last ? last + 1 : xff;
+  while (*last == ' ' || *last == '\t') last++;
+  char *hop = arena_strndup(r->arena, last, strcspn(last, " \t"));
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, hop, buf) == 1 || inet_pton(AF_INET6, hop, buf) == 1) return hop;
+  return peer;
 }
 
 /* ---- answers ---- */
@@ -137,26 +193,29 @@ static void answer_json(gw_request *r, int status, json_t *body) {
   r->payload = arena_strdup(r->arena, text ? text : "{}");
   r->payload_len = strlen(r->payload);
   free(text);
-  r->state = REQ_ANSWERED;
 }
 
-/* A google.rpc.Status JSON body with one ErrorInfo. */
-static void answer_status(gw_request *r, rpc_status st) {
+/* A google.rpc.Status body with one ErrorInfo. */
+static json_t *status_json(grpc_status_code code, const char *reason, const char *field, int64_t retry_after,
+                           const char *message) {
   json_t *info = json_pack("{s:s, s:s, s:s}", "@type", "type.googleapis.com/google.rpc.ErrorInfo", "reason",
-                           st.reason ? st.reason : rpc_code_name(st.code), "domain", METRO_ERROR_DOMAIN);
+                           reason ? reason : rpc_code_name(code), "domain", METRO_ERROR_DOMAIN);
   json_t *meta = json_object();
-  if (st.field) json_object_set_new(meta, "field", json_string(st.field));
-  if (st.retry_after > 0) {
+  if (field) json_object_set_new(meta, "field", json_string(field));
+  if (retry_after > 0) {
     char buf[24];
-    snprintf(buf, sizeof buf, "%lld", (long long)st.retry_after);
+    snprintf(buf, sizeof buf, "%lld", (long long)retry_after);
     json_object_set_new(meta, "retryAfter", json_string(buf));
-    r->retry_after = st.retry_after;
   }
   if (json_object_size(meta)) json_object_set_new(info, "metadata", meta);
   else json_decref(meta);
-  json_t *body = json_pack("{s:i, s:s, s:[o]}", "code", (int)st.code, "message", st.message ? st.message : "",
-                           "details", info);
-  answer_json(r, rpc_http_status(st.code, st.reason), body);
+  return json_pack("{s:i, s:s, s:[o]}", "code", (int)code, "message", message ? message : "", "details", info);
+}
+
+static void answer_status(gw_request *r, rpc_status st) {
+  if (st.retry_after > 0) r->retry_after = st.retry_after;
+  answer_json(r, rpc_http_status(st.code, st.reason),
+              status_json(st.code, st.reason, st.field, st.retry_after, st.message));
 }
 
 static void answer_error(gw_request *r, grpc_status_code code, const char *reason, const char *field,
@@ -164,158 +223,95 @@ static void answer_error(gw_request *r, grpc_status_code code, const char *reaso
   answer_status(r, (rpc_status){.code = code, .reason = reason, .field = field, .message = message});
 }
 
-static enum MHD_Result send_answer(gw_request *r) {
-  struct MHD_Response *resp =
-      MHD_create_response_from_buffer(r->payload_len, r->payload, MHD_RESPMEM_MUST_COPY);
-  MHD_add_response_header(resp, "Content-Type", r->raw ? r->raw->content_type : "application/json");
-  MHD_add_response_header(resp, "X-Request-Id", r->request_id);
-  if (!r->raw || !r->raw->has_cache_control) MHD_add_response_header(resp, "Cache-Control", "no-store");
-  for (int i = 0; r->raw && i < r->raw->n_headers; i++)
-    MHD_add_response_header(resp, r->raw->header_names[i], r->raw->header_values[i]);
-  if (r->retry_after > 0) {
-    char buf[24];
-    snprintf(buf, sizeof buf, "%lld", (long long)r->retry_after);
-    MHD_add_response_header(resp, "Retry-After", buf);
+/* The server's own refusals (malformed or oversized requests, deadlines) in the same format. */
+static size_t error_body(char *buf, size_t cap, int status, const char *reason, const char *message) {
+  grpc_status_code code = status == 413 || status == 429 ? GRPC_STATUS_RESOURCE_EXHAUSTED
+                          : status == 408                ? GRPC_STATUS_DEADLINE_EXCEEDED
+                          : status == 417                ? GRPC_STATUS_FAILED_PRECONDITION
+                          : status == 505                ? GRPC_STATUS_UNIMPLEMENTED
+                                                         : GRPC_STATUS_INVALID_ARGUMENT;
+  json_t *body = status_json(code, reason, NULL, 0, message);
+  char *text = json_dumps(body, JSON_COMPACT);
+  json_decref(body);
+  size_t n = text ? strlen(text) : 0;
+  if (n >= cap) n = 0;
+  if (n) memcpy(buf, text, n);
+  free(text);
+  return n;
+}
+
+typedef struct header_list {
+  const char *names[MAX_ANSWER_HEADERS], *values[MAX_ANSWER_HEADERS];
+  int n;
+} header_list;
+
+static void add_header(header_list *h, const char *name, const char *value) {
+  if (h->n < MAX_ANSWER_HEADERS) {
+    h->names[h->n] = name;
+    h->values[h->n++] = value;
   }
-  if (r->allow) MHD_add_response_header(resp, "Allow", r->allow);
+}
+
+static void add_limit_headers(gw_request *r, header_list *h) {
+  if (!r->limited) return;
+  rate_limit_headers rl;
+  rate_limit_headers_format(r->arena, &r->limit, &rl);
+  for (int i = 0; i < rl.n; i++) {
+    if (strcasecmp(rl.items[i].name, "Retry-After") == 0) {
+      if (r->retry_after <= 0) r->retry_after = atoll(rl.items[i].value);
+    } else {
+      add_header(h, rl.items[i].name, rl.items[i].value);
+    }
+  }
+}
+
+static void send_answer(gw_request *r) {
+  header_list h = {.n = 0};
+  add_header(&h, "X-Request-Id", r->request_id);
+  if (!r->raw || !r->raw->has_cache_control) add_header(&h, "Cache-Control", "no-store");
+  for (int i = 0; r->raw && i < r->raw->n_headers; i++) add_header(&h, r->raw->header_names[i], r->raw->header_values[i]);
+  add_limit_headers(r, &h);
+  if (r->retry_after > 0) add_header(&h, "Retry-After", arena_printf(r->arena, "%lld", (long long)r->retry_after));
+  if (r->allow) add_header(&h, "Allow", r->allow);
   if (origin_allowed(r->origin)) {
-    MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->origin);
-    MHD_add_response_header(resp, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
-    MHD_add_response_header(resp, "Vary", "Origin");
+    add_header(&h, "Access-Control-Allow-Origin", r->origin);
+    add_header(&h, "Access-Control-Expose-Headers", EXPOSE_HEADERS);
+    add_header(&h, "Vary", "Origin");
   }
-  enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->http_status, resp);
-  MHD_destroy_response(resp);
+  http_response resp = {.status = r->http_status,
+                        .content_type = r->raw ? r->raw->content_type : "application/json",
+                        .body = r->payload,
+                        .body_len = r->payload_len,
+                        .header_names = h.names,
+                        .header_values = h.values,
+                        .n_headers = h.n};
   char status[8];
   snprintf(status, sizeof status, "%d", r->http_status);
   metrics_add(gw.m_requests, r->route_label, status, 1);
   metrics_observe(gw.m_latency, r->route_label, NULL, mono_seconds() - r->started);
-  return ok;
+  http_respond(r->ex, &resp);
 }
 
-static enum MHD_Result send_plain(struct MHD_Connection *conn, unsigned status, const char *type, const char *body,
-                                  size_t len) {
-  struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-  MHD_add_response_header(resp, "Content-Type", type);
-  enum MHD_Result ok = MHD_queue_response(conn, status, resp);
-  MHD_destroy_response(resp);
-  return ok;
+static void send_plain(http_exchange *ex, int status, const char *type, const char *body, size_t len) {
+  http_response resp = {.status = status, .content_type = type, .body = body, .body_len = len};
+  http_respond(ex, &resp);
 }
 
 /* ---- building the gRPC request ---- */
 
-typedef struct query_ctx {
-  gw_request *r;
-  ProtobufCMessage *msg;
-  ProtobufCAllocator *alloc;
-  int count;
-  bool failed;
-  pjson_error err;
-} query_ctx;
-
-/* Query keys and values arrive raw (see keep_escaped): "+" is a space, then %XX escapes
- * are decoded once; NULL for a malformed escape or a NUL byte. */
-static const char *query_decode(arena *a, const char *s) {
-  char *spaced = arena_strdup(a, s);
-  for (char *p = spaced; *p; p++)
-    if (*p == '+') *p = ' ';
-  return pt_percent_decode(a, spaced, strlen(spaced), false);
-}
-
-static enum MHD_Result apply_query(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
-  (void)kind;
-  query_ctx *q = cls;
-  if (++q->count > MAX_QUERY_PARAMS) {
-    q->failed = true;
-    snprintf(q->err.message, sizeof q->err.message, "too many query parameters");
-    q->err.field[0] = '\0';
-    return MHD_NO;
-  }
-  const char *k = query_decode(q->r->arena, key), *v = query_decode(q->r->arena, value ? value : "");
-  if (!k || !v) {
-    q->failed = true;
-    snprintf(q->err.message, sizeof q->err.message, "malformed percent-encoding in the query string");
-    q->err.field[0] = '\0';
-    return MHD_NO;
-  }
-  if (!pjson_set_path(q->msg, k, v, q->alloc, &q->err)) {
-    q->failed = true;
-    return MHD_NO;
-  }
-  return MHD_YES;
-}
-
-static void reject_input(gw_request *r, const pjson_error *err) {
-  answer_error(r, GRPC_STATUS_INVALID_ARGUMENT, "INVALID_ARGUMENT", err->field[0] ? err->field : NULL,
-               arena_strdup(r->arena, err->message));
-}
-
-/* Body, then path variables (which win), then query parameters (unless body is "*"). */
-static ProtobufCMessage *build_request(gw_request *r, const route_match *m, ProtobufCAllocator *alloc) {
-  const method_binding *b = r->binding;
-  ProtobufCMessage *msg = arena_alloc(r->arena, b->input->sizeof_message);
-  protobuf_c_message_init(b->input, msg);
-  pjson_error err;
-  memset(&err, 0, sizeof err);
-  const char *body_rule = m->route->body ? m->route->body : "";
-  if (!body_rule[0]) {
-    if (r->body_len > 0) {
-      answer_error(r, GRPC_STATUS_INVALID_ARGUMENT, "UNEXPECTED_BODY", NULL, "this route takes no request body");
-      return NULL;
-    }
-  } else if (r->body_len > 0) {
-    json_error_t jerr;
-    json_t *parsed = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK * 0, &jerr);
-    if (!parsed) {
-      answer_error(r, GRPC_STATUS_INVALID_ARGUMENT, "MALFORMED_JSON", NULL,
-                   arena_printf(r->arena, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
-                                jerr.text));
-      return NULL;
-    }
-    json_t *doc = parsed;
-    if (strcmp(body_rule, "*") != 0) doc = json_pack("{s:o}", body_rule, parsed);
-    bool ok = json_is_object(doc) && pjson_decode(doc, msg, alloc, &err);
-    if (!json_is_object(doc)) snprintf(err.message, sizeof err.message, "the request body must be a JSON object");
-    json_decref(doc);
-    if (!ok) {
-      reject_input(r, &err);
-      return NULL;
-    }
-  }
-  for (int i = 0; i < m->n_bindings; i++)
-    if (!pjson_set_path(msg, m->bindings[i].field_path, m->bindings[i].value, alloc, &err)) {
-      reject_input(r, &err);
-      return NULL;
-    }
-  if (strcmp(body_rule, "*") != 0) {
-    query_ctx q = {.r = r, .msg = msg, .alloc = alloc};
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, apply_query, &q);
-    if (q.failed) {
-      reject_input(r, &q.err);
-      return NULL;
-    }
-  }
-  return msg;
-}
-
-static enum MHD_Result add_raw_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
-  (void)kind;
-  raw_http_request_add_header(cls, key, value ? value : "");
-  return MHD_YES;
-}
-
 /* A raw request: the HTTP request as received, with the template variables as path_params. */
-static ProtobufCMessage *build_raw_request(gw_request *r, const route_match *m, const char *method, const char *url,
-                                           const char *ip) {
-  if (!m->route->body[0] && r->body_len > 0) {
+static ProtobufCMessage *build_raw_request(gw_request *r, const route_match *m, const char *method, const char *ip) {
+  if (!m->route->body[0] && r->req->body_len > 0) {
     answer_error(r, GRPC_STATUS_INVALID_ARGUMENT, "UNEXPECTED_BODY", NULL, "this route takes no request body");
     return NULL;
   }
   raw_http_request *b = arena_alloc(r->arena, sizeof *b);
-  raw_http_request_init(b, r->arena, method, url, r->raw_query, ip);
-  MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_raw_header, b);
+  raw_http_request_init(b, r->arena, method, r->req->path, r->req->query, ip);
+  for (int i = 0; i < r->req->n_headers; i++)
+    raw_http_request_add_header(b, r->req->headers[i].name, r->req->headers[i].value);
   for (int i = 0; i < m->n_bindings; i++)
     raw_http_request_add_path_param(b, m->bindings[i].field_path, m->bindings[i].value);
-  raw_http_request_set_body(b, r->body, r->body_len);
+  raw_http_request_set_body(b, r->req->body, r->req->body_len);
   if (b->bad) {
     answer_error(r, GRPC_STATUS_INVALID_ARGUMENT, "INVALID_ARGUMENT", NULL,
                  arena_printf(r->arena, "%s is not valid UTF-8", b->bad));
@@ -339,7 +335,6 @@ static void answer_raw(gw_request *r, const ProtobufCMessage *resp) {
   r->http_status = ans->status;
   r->payload = (char *)ans->body;
   r->payload_len = ans->body_len;
-  r->state = REQ_ANSWERED;
 }
 
 static void call_done(backend_call *call, void *user) {
@@ -351,278 +346,225 @@ static void call_done(backend_call *call, void *user) {
     ProtobufCMessage *resp = protobuf_c_message_unpack(r->binding->output, &alloc, call->response_len, call->response);
     if (r->binding->raw_response) {
       answer_raw(r, resp);
-      MHD_resume_connection(r->conn);
-      atomic_fetch_sub(&gw.in_flight, 1);
-      return;
-    }
-    size_t len = 0;
-    pjson_error err;
-    char *text = resp ? pjson_write_arena(r->arena, resp, PJSON_EMIT_DEFAULTS, &len, &err) : NULL;
-    if (!text) {
-      answer_error(r, GRPC_STATUS_INTERNAL, "INTERNAL", NULL, "the service sent a response JSON cannot carry");
     } else {
-      r->http_status = 200;
-      r->payload = text;
-      r->payload_len = len;
-      r->state = REQ_ANSWERED;
+      size_t len = 0;
+      pjson_error err;
+      char *text = resp ? pjson_write_arena(r->arena, resp, PJSON_EMIT_DEFAULTS, &len, &err) : NULL;
+      if (!text) {
+        answer_error(r, GRPC_STATUS_INTERNAL, "INTERNAL", NULL, "the service sent a response JSON cannot carry");
+      } else {
+        r->http_status = 200;
+        r->payload = text;
+        r->payload_len = len;
+      }
     }
   }
-  MHD_resume_connection(r->conn);
-  atomic_fetch_sub(&gw.in_flight, 1);
+  send_answer(r);
 }
 
-static const char *client_ip(gw_request *r) {
-  if (gw.cfg.trust_forwarded_for) {
-    /* The right-most hop is the one our trusted proxy appended; anything left of it
-     * came from the client and could be forged. */
-    const char *xff = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Forwarded-For");
-    if (xff && strlen(xff) <= 1024) {
-      const char *last = strrchr(xff, ',');
-      last = last ? last + 1 : xff;
-      while (*last == ' ') last++;
-      size_t n = strcspn(last, " ");
-      char *hop = arena_strndup(r->arena, last, n);
-      if (printable_token(hop, 64)) return hop;
+/* JSON routes take JSON bodies: "application/json" or any "+json" type, parameters allowed. */
+static bool json_content_type(const char *ct) {
+  if (!ct) return false;
+  while (*ct == ' ') ct++;
+  size_t n = strcspn(ct, "; \t");
+  if (n == 16 && strncasecmp(ct, "application/json", 16) == 0) return true;
+  return n > 5 && strncasecmp(ct, "application/", 12) == 0 && strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+/* Bearer token or API key: true with the identity to forward (or none on a public route). */
+static bool authenticate(gw_request *r, const descset_method *dm, const char *path, rpc_identity *who,
+                         const char **identity, const char **identity_sig, edge_subject *subject) {
+  const char *api_key = http_request_header(r->req, "X-API-Key");
+  const char *authz = http_request_header(r->req, "Authorization");
+  const char *why = NULL;
+  bool ok = false;
+  if (api_key && authz) {
+    answer_error(r, GRPC_STATUS_INVALID_ARGUMENT, "AMBIGUOUS_CREDENTIALS", NULL,
+                 "send either Authorization or X-API-Key, not both");
+    return false;
+  }
+  if (api_key) {
+    edge_key_identity k;
+    edge_key_result kr = edge_keys_check(r->arena, api_key, path, &k, &why);
+    if (kr == EDGE_KEY_UNAVAILABLE) {
+      answer_error(r, GRPC_STATUS_UNAVAILABLE, "UNAVAILABLE", NULL, why);
+      return false;
+    }
+    if (kr == EDGE_KEY_OUT_OF_SCOPE) {
+      answer_error(r, GRPC_STATUS_PERMISSION_DENIED, "API_KEY_OUT_OF_SCOPE", NULL, why);
+      return false;
+    }
+    if (kr != EDGE_KEY_OK) {
+      answer_error(r, GRPC_STATUS_UNAUTHENTICATED, "INVALID_API_KEY", NULL, why);
+      return false;
+    }
+    *who = k.who;
+    *identity = k.identity;
+    *identity_sig = k.identity_sig;
+    subject->api_key_id = k.key_id;
+    subject->api_key_per_minute = k.per_minute;
+    ok = true;
+  } else {
+    edge_auth_result auth = edge_auth_check(r->arena, authz, who, identity, identity_sig, &why);
+    ok = auth == EDGE_AUTH_OK;
+    if (!ok && !dm->access_public) {
+      answer_error(r, GRPC_STATUS_UNAUTHENTICATED, "UNAUTHENTICATED", NULL,
+                   auth == EDGE_AUTH_NONE ? "this route needs an access token (Authorization: Bearer ...)" : why);
+      return false;
     }
   }
-  const union MHD_ConnectionInfo *info = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-  char buf[INET6_ADDRSTRLEN] = "";
-  if (info && info->client_addr) {
-    const struct sockaddr *sa = info->client_addr;
-    if (sa->sa_family == AF_INET)
-      inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf, sizeof buf);
-    else if (sa->sa_family == AF_INET6)
-      inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf, sizeof buf);
+  if (!ok) {
+    *identity = *identity_sig = NULL; /* public route: an unusable token is simply not forwarded */
+    return true;
   }
-  return arena_strdup(r->arena, buf);
+  subject->user_id = who->user_id;
+  if (dm->access_public) return true;
+  bool allowed = dm->n_roles == 0;
+  for (int i = 0; i < dm->n_roles && !allowed; i++)
+    for (int k = 0; k < who->n_roles; k++)
+      if (strcmp(who->roles[k], dm->roles[i]) == 0 || strcmp(who->roles[k], "admin") == 0) allowed = true;
+  if (!allowed) {
+    answer_error(r, GRPC_STATUS_PERMISSION_DENIED, "PERMISSION_DENIED", NULL, "this route needs another role");
+    return false;
+  }
+  return true;
 }
 
-/* Routes, authenticates and starts the call; or answers right away. */
-static void dispatch(gw_request *r, const char *method, const char *url) {
+/* Routes, authenticates, limits and starts the call; or answers right away (false). */
+static bool dispatch(gw_request *r, const char *method, const char *path) {
   route_match m;
-  route_result rr = route_table_match(gw.routes, r->arena, method, url, &m);
+  route_result rr = route_table_match(gw.routes, r->arena, method, path, &m);
   if (rr == ROUTE_NOT_FOUND) {
     answer_error(r, GRPC_STATUS_NOT_FOUND, "ROUTE_NOT_FOUND", NULL, "no such route");
-    return;
+    return false;
   }
   if (rr == ROUTE_METHOD_NOT_ALLOWED) {
-    r->allow = route_table_allowed(gw.routes, r->arena, url);
+    r->allow = route_table_allowed(gw.routes, r->arena, path);
     answer_error(r, GRPC_STATUS_UNIMPLEMENTED, "METHOD_NOT_ALLOWED", NULL,
                  arena_printf(r->arena, "%s is not allowed on this route", method));
-    return;
+    return false;
   }
   r->route_label = m.route->template_text;
   r->binding = binding_for(m.route->method);
-  if (r->body_too_large) {
-    answer_error(r, GRPC_STATUS_RESOURCE_EXHAUSTED, "PAYLOAD_TOO_LARGE", NULL,
-                 arena_printf(r->arena, "the request body exceeds %zu bytes", gw.cfg.max_body_bytes));
-    return;
-  }
   const descset_method *dm = m.route->method;
+  if (!r->binding->raw_request && r->req->body_len > 0 &&
+      !json_content_type(http_request_header(r->req, "Content-Type"))) {
+    answer_error(r, GRPC_STATUS_INVALID_ARGUMENT, "UNSUPPORTED_MEDIA_TYPE", "Content-Type",
+                 "the request body must be JSON (Content-Type: application/json)");
+    return false;
+  }
+  const char *ip = client_ip(r);
+  edge_subject subject = {.ip = ip};
   rpc_identity who;
-  const char *identity = NULL, *identity_sig = NULL, *why = NULL;
-  const char *authz = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-  edge_auth_result auth = edge_auth_check(r->arena, authz, &who, &identity, &identity_sig, &why);
-  if (!dm->access_public) {
-    if (auth != EDGE_AUTH_OK) {
-      answer_error(r, GRPC_STATUS_UNAUTHENTICATED, "UNAUTHENTICATED", NULL,
-                   auth == EDGE_AUTH_NONE ? "this route needs an access token (Authorization: Bearer ...)" : why);
-      return;
-    }
-    bool allowed = dm->n_roles == 0;
-    for (int i = 0; i < dm->n_roles && !allowed; i++)
-      for (int k = 0; k < who.n_roles; k++)
-        if (strcmp(who.roles[k], dm->roles[i]) == 0 || strcmp(who.roles[k], "admin") == 0) allowed = true;
-    if (!allowed) {
-      answer_error(r, GRPC_STATUS_PERMISSION_DENIED, "PERMISSION_DENIED", NULL, "this route needs another role");
-      return;
-    }
-  } else if (auth != EDGE_AUTH_OK) {
-    identity = identity_sig = NULL; /* public route: an unusable token is simply not forwarded */
+  memset(&who, 0, sizeof who);
+  const char *identity = NULL, *identity_sig = NULL;
+  if (!authenticate(r, dm, path, &who, &identity, &identity_sig, &subject)) return false;
+  edge_limits_check(r->arena, method, path, &subject, &r->limit, &r->limited);
+  if (!r->limit.allowed) {
+    answer_error(r, GRPC_STATUS_RESOURCE_EXHAUSTED, "RATE_LIMITED", NULL, "too many requests; retry later");
+    return false;
   }
   /* Idempotency-Key travels as gRPC metadata, which takes printable ASCII only. */
-  const char *idem = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key");
+  const char *idem = http_request_header(r->req, "Idempotency-Key");
   if (idem && !printable_token(idem, 128)) {
     answer_error(r, GRPC_STATUS_INVALID_ARGUMENT, "INVALID_IDEMPOTENCY_KEY", "Idempotency-Key",
                  "Idempotency-Key must be 1-128 printable ASCII characters without spaces");
-    return;
+    return false;
   }
-  ProtobufCAllocator alloc = arena_protobuf_allocator(r->arena);
-  const char *ip = client_ip(r);
-  ProtobufCMessage *msg = r->binding->raw_request ? build_raw_request(r, &m, method, url, ip)
-                                                  : build_request(r, &m, &alloc);
-  if (!msg) return;
+  ProtobufCMessage *msg = NULL;
+  if (r->binding->raw_request) {
+    msg = build_raw_request(r, &m, method, ip);
+  } else {
+    transcode_error terr;
+    msg = transcode_request(r->arena, &m, r->binding->input, r->req->body, r->req->body_len, r->req->query,
+                            gw.cfg.max_query_params, &terr);
+    if (!msg) answer_error(r, terr.code, terr.reason, terr.field, terr.message);
+  }
+  if (!msg) return false;
   size_t len = protobuf_c_message_get_packed_size(msg);
   uint8_t *packed = arena_alloc(r->arena, len ? len : 1);
   protobuf_c_message_pack(msg, packed);
 
-  const char *tp = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "traceparent");
+  const char *tp = http_request_header(r->req, "traceparent");
   if (!tp || !traceparent_ok(tp))
     tp = arena_printf(r->arena, "00-%s-%s-01", random_hex(r->arena, 16), random_hex(r->arena, 8));
   rpc_call_meta meta = {.request_id = r->request_id, .traceparent = tp, .identity_raw = identity,
-                        .identity_sig = identity_sig, .client_ip = ip,
-                        .idempotency_key = idem};
-  r->state = REQ_IN_FLIGHT;
-  atomic_fetch_add(&gw.in_flight, 1);
-  MHD_suspend_connection(r->conn);
-  if (!backend_start(&r->call, r->arena, r->binding->target, dm->path, &meta, packed, len, gw.cfg.backend_timeout_ms,
-                     call_done, r)) {
+                        .identity_sig = identity_sig, .idempotency_key = idem};
+  client_ip_sign(r->arena, gw.cfg.identity_secret, ip, (int64_t)time(NULL) + CLIENT_IP_TTL_S, &meta.client_ip_value,
+                 &meta.client_ip_sig);
+  int64_t retry_after_ms = 0;
+  backend_start_result br = backend_start(&r->call, r->arena, r->binding->backend, dm->path, &meta, packed, len,
+                                          gw.cfg.backend_timeout_ms, dm->idempotent, &retry_after_ms, call_done, r);
+  if (br == BACKEND_STARTED) return true;
+  if (br == BACKEND_CIRCUIT_OPEN) {
+    r->retry_after = retry_after_ms > 0 ? (retry_after_ms + 999) / 1000 : 1;
+    answer_error(r, GRPC_STATUS_UNAVAILABLE, "CIRCUIT_OPEN", NULL,
+                 arena_printf(r->arena, "the %s service is failing; retry later", r->binding->backend->key));
+  } else {
     answer_error(r, GRPC_STATUS_UNAVAILABLE, "UNAVAILABLE", NULL, "the service is unavailable");
-    MHD_resume_connection(r->conn);
-    atomic_fetch_sub(&gw.in_flight, 1);
   }
+  return false;
 }
 
 /* ---- built-in endpoints ---- */
 
-static bool builtin_endpoint(struct MHD_Connection *conn, const char *method, const char *url,
-                             enum MHD_Result *result) {
+static bool builtin_endpoint(http_exchange *ex, const http_request *req, const char *method) {
   if (strcmp(method, "GET") != 0) return false;
-  if (strcmp(url, "/healthz") == 0) {
-    *result = send_plain(conn, 200, "application/json", "{\"status\":\"ok\"}", 15);
-  } else if (strcmp(url, "/readyz") == 0) {
+  if (strcmp(req->path, "/healthz") == 0) {
+    send_plain(ex, 200, "application/json", "{\"status\":\"ok\"}", 15);
+  } else if (strcmp(req->path, "/readyz") == 0) {
     bool ready = edge_auth_ready();
-    *result = ready ? send_plain(conn, 200, "application/json", "{\"status\":\"ready\"}", 18)
-                    : send_plain(conn, 503, "application/json", "{\"status\":\"starting\"}", 21);
-  } else if (strcmp(url, "/metrics") == 0) {
+    if (ready) send_plain(ex, 200, "application/json", "{\"status\":\"ready\"}", 18);
+    else send_plain(ex, 503, "application/json", "{\"status\":\"starting\"}", 21);
+  } else if (strcmp(req->path, "/metrics") == 0) {
     char *text = metrics_render();
-    *result = send_plain(conn, 200, "text/plain; version=0.0.4", text, strlen(text));
+    send_plain(ex, 200, "text/plain; version=0.0.4", text, strlen(text));
     free(text);
-  } else if (strcmp(url, "/openapi.json") == 0) {
-    *result = send_plain(conn, 200, "application/json", gw.openapi, gw.openapi_len);
+  } else if (strcmp(req->path, "/openapi.json") == 0) {
+    send_plain(ex, 200, "application/json", gw.openapi, gw.openapi_len);
   } else {
     return false;
   }
   return true;
 }
 
-static enum MHD_Result preflight(struct MHD_Connection *conn, const char *url) {
-  const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
-  struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+static void preflight(http_exchange *ex, const http_request *req) {
+  const char *origin = http_request_header(req, "Origin");
+  header_list h = {.n = 0};
   if (origin_allowed(origin)) {
-    arena *a = arena_create(1024);
-    const char *allow = route_table_allowed(gw.routes, a, url);
-    MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
-    MHD_add_response_header(resp, "Access-Control-Allow-Methods", allow && *allow ? allow : "GET, POST");
-    MHD_add_response_header(resp, "Access-Control-Allow-Headers", ALLOW_HEADERS);
-    MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
-    MHD_add_response_header(resp, "Vary", "Origin");
-    arena_destroy(a);
+    const char *allow = route_table_allowed(gw.routes, req->arena, req->path);
+    add_header(&h, "Access-Control-Allow-Origin", origin);
+    add_header(&h, "Access-Control-Allow-Methods", allow && *allow ? allow : "GET, POST");
+    add_header(&h, "Access-Control-Allow-Headers", ALLOW_HEADERS);
+    add_header(&h, "Access-Control-Max-Age", "600");
+    add_header(&h, "Vary", "Origin");
   }
-  enum MHD_Result ok = MHD_queue_response(conn, 204, resp);
-  MHD_destroy_response(resp);
-  return ok;
+  http_response resp = {.status = 204, .header_names = h.names, .header_values = h.values, .n_headers = h.n};
+  http_respond(ex, &resp);
 }
 
-/* libmicrohttpd would percent-decode the path (and query) before routing, so an escaped
- * "/" or "%" inside a variable could not be told apart; keep them escaped instead. */
-static size_t keep_escaped(void *cls, struct MHD_Connection *conn, char *s) {
-  (void)cls;
-  (void)conn;
-  return strlen(s);
-}
+/* ---- the server's handler ---- */
 
-static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
-  (void)kind;
-  (void)key;
-  (void)value;
-  (*(int *)cls)++;
-  return MHD_YES;
-}
-
-/* ---- libmicrohttpd callbacks ---- */
-
-/* Called with the request target before libmicrohttpd splits off and parses the query string:
- * the only place the raw query exists. The request object starts here (it becomes *con_cls);
- * on_completed frees it even when the request never reaches the access handler. */
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
-  (void)cls;
-  arena *a = arena_create(16384);
-  gw_request *r = arena_alloc(a, sizeof *r);
-  r->arena = a;
-  r->conn = conn;
-  const char *q = uri ? strchr(uri, '?') : NULL;
-  r->raw_query = arena_strdup(a, q ? q + 1 : "");
-  return r;
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                                  const char *version, const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
-  (void)cls;
-  (void)version;
-  gw_request *r = *con_cls;
-  if (!r || !r->begun) {
-    /* Never answer on this first call: libmicrohttpd would then close the connection
-     * instead of keeping it alive. Everything is answered from a later call. */
-    if (!r) r = on_uri(NULL, NULL, conn);
-    arena *a = r->arena;
-    r->begun = true;
-    r->started = mono_seconds();
-    r->route_label = "unmatched";
-    const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
-    r->request_id = rid && printable_token(rid, 128) ? arena_strdup(a, rid) : new_request_id(a);
-    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
-    r->origin = origin ? arena_strdup(a, origin) : NULL;
-    *con_cls = r;
-    int headers = 0;
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &headers);
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-    /* Refusals decided from the headers alone. A client that waits for 100-continue is
-     * answered now (it never sends the body); any other is answered once its body has
-     * been read and discarded, so it can read the answer instead of a reset. */
-    if (headers > gw.cfg.max_header_count)
-      answer_error(r, GRPC_STATUS_INVALID_ARGUMENT, "TOO_MANY_HEADERS", NULL, "too many request headers");
-    else if (cl && strtoull(cl, NULL, 10) > gw.cfg.max_body_bytes)
-      answer_error(r, GRPC_STATUS_RESOURCE_EXHAUSTED, "PAYLOAD_TOO_LARGE", NULL,
-                   arena_printf(a, "the request body exceeds %zu bytes", gw.cfg.max_body_bytes));
-    const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
-    if (r->state == REQ_ANSWERED && expect && strcasecmp(expect, "100-continue") == 0) return send_answer(r);
-    return MHD_YES;
+static void on_request(http_exchange *ex, const http_request *req, void *user) {
+  (void)user;
+  /* HEAD is GET without the body (the server drops it). */
+  const char *method = req->head ? "GET" : req->method;
+  if (builtin_endpoint(ex, req, method)) return;
+  if (strcmp(method, "OPTIONS") == 0) {
+    preflight(ex, req);
+    return;
   }
-  if (r->state == REQ_ANSWERED) {
-    if (*upload_data_size == 0) return send_answer(r);
-    r->discarded += *upload_data_size;
-    *upload_data_size = 0;
-    /* Discard a refused body, but not forever: past a bound the connection is cut. */
-    return r->discarded > DISCARD_FACTOR * gw.cfg.max_body_bytes ? MHD_NO : MHD_YES;
-  }
-  if (*upload_data_size > 0) {
-    size_t n = *upload_data_size;
-    if (!r->body_too_large && r->body_len + n <= gw.cfg.max_body_bytes) {
-      if (r->body_len + n > r->body_cap) {
-        size_t cap = r->body_cap ? r->body_cap * 2 : 4096;
-        while (cap < r->body_len + n) cap *= 2;
-        char *grown = arena_alloc(r->arena, cap);
-        if (r->body_len) memcpy(grown, r->body, r->body_len);
-        r->body = grown;
-        r->body_cap = cap;
-      }
-      memcpy(r->body + r->body_len, upload_data, n);
-      r->body_len += n;
-    } else {
-      r->body_too_large = true;
-    }
-    *upload_data_size = 0;
-    return MHD_YES;
-  }
-  if (r->state == REQ_READING) {
-    enum MHD_Result result;
-    if (builtin_endpoint(conn, method, url, &result)) return result;
-    if (strcmp(method, "OPTIONS") == 0) return preflight(conn, url);
-    dispatch(r, method, url);
-    if (r->state == REQ_ANSWERED) return send_answer(r);
-  }
-  return MHD_YES; /* in flight: resumed by call_done */
-}
-
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
-  (void)cls;
-  (void)conn;
-  (void)toe;
-  gw_request *r = *con_cls;
-  if (r) arena_destroy(r->arena);
-  *con_cls = NULL;
+  gw_request *r = arena_alloc(req->arena, sizeof *r);
+  memset(r, 0, sizeof *r);
+  r->arena = req->arena;
+  r->ex = ex;
+  r->req = req;
+  r->started = mono_seconds();
+  r->route_label = "unmatched";
+  const char *rid = http_request_header(req, "X-Request-Id");
+  r->request_id = rid && printable_token(rid, 128) ? rid : new_request_id(req->arena);
+  r->origin = http_request_header(req, "Origin");
+  if (!dispatch(r, method, req->path)) send_answer(r);
 }
 
 /* ---- start and stop ---- */
@@ -646,19 +588,19 @@ static bool bind_methods(char *err, size_t errlen) {
   for (int i = 0; i < n; i++) {
     const descset_service *svc = &services[i];
     const char *key = service_key(g_arena, svc->full_name);
-    const char *target = NULL;
+    backend_service *backend = NULL;
     for (int k = 0; k < gw.cfg.n_backends; k++)
-      if (strcmp(gw.cfg.backends[k].service_key, key) == 0) target = gw.cfg.backends[k].target;
+      if (strcmp(gw.cfg.backends[k].key, key) == 0) backend = &gw.cfg.backends[k];
     for (int j = 0; j < svc->n_methods; j++) {
       const descset_method *m = &svc->methods[j];
       if (!m->http) continue;
-      if (!target) {
+      if (!backend) {
         snprintf(err, errlen, "no backend address for service %s (METRO_BACKENDS key \"%s\")", svc->full_name, key);
         return false;
       }
       method_binding *b = &gw.bindings[gw.n_bindings++];
       b->method = m;
-      b->target = target;
+      b->backend = backend;
       b->input = proto_registry_message(gw.cfg.registries, m->input_type);
       b->output = proto_registry_message(gw.cfg.registries, m->output_type);
       b->raw_request = raw_http_is_request_type(m->input_type);
@@ -675,6 +617,14 @@ static bool bind_methods(char *err, size_t errlen) {
 bool gateway_start(const gateway_config *cfg, char *err, size_t errlen) {
   gw.cfg = *cfg;
   g_arena = arena_create(65536);
+  n_proxies = 0;
+  for (const char *const *p = cfg->trusted_proxies; p && *p; p++) n_proxies++;
+  proxies = arena_alloc(g_arena, sizeof(cidr) * (size_t)(n_proxies ? n_proxies : 1));
+  for (int i = 0; i < n_proxies; i++)
+    if (!cidr_parse(cfg->trusted_proxies[i], &proxies[i])) {
+      snprintf(err, errlen, "METRO_TRUSTED_PROXIES: not an address or range: \"%s\"", cfg->trusted_proxies[i]);
+      return false;
+    }
   gw.routes = route_table_build(cfg->descriptors, err, errlen);
   if (!gw.routes || !bind_methods(err, errlen)) return false;
   json_t *doc = openapi_build(cfg->descriptors, gw.routes, "Metro HCMC API", "v1");
@@ -691,43 +641,43 @@ bool gateway_start(const gateway_config *cfg, char *err, size_t errlen) {
     snprintf(err, errlen, "cannot start the gRPC completion thread");
     return false;
   }
-  struct sockaddr_in addr;
-  memset(&addr, 0, sizeof addr);
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons((uint16_t)cfg->port);
-  if (inet_pton(AF_INET, cfg->listen_addr, &addr.sin_addr) != 1) {
-    snprintf(err, errlen, "METRO_HTTP_ADDR: not an IPv4 address: %s", cfg->listen_addr);
-    return false;
-  }
-  gw.daemon = MHD_start_daemon(
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-      on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-      (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped,
-      NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_END);
-  if (!gw.daemon) {
-    snprintf(err, errlen, "cannot listen on %s:%d", cfg->listen_addr, cfg->port);
-    return false;
-  }
-  const union MHD_DaemonInfo *info = MHD_get_daemon_info(gw.daemon, MHD_DAEMON_INFO_BIND_PORT);
-  gw.port = info ? info->port : cfg->port;
-  log_info("REST gateway listening on %s:%d with %d routes", cfg->listen_addr, gw.port, gw.n_bindings);
+  http_server_config sc = {
+      .addr = cfg->listen_addr,
+      .port = cfg->port,
+      .threads = cfg->threads,
+      .max_connections = cfg->max_connections,
+      .max_body = cfg->max_body_bytes,
+      .limits = {.max_target = cfg->max_target_bytes, .max_header_line = cfg->max_header_bytes,
+                 .max_head = 2 * cfg->max_header_bytes, .max_headers = cfg->max_header_count},
+      .request_deadline_ms = cfg->request_deadline_ms,
+      .idle_timeout_ms = cfg->idle_timeout_ms,
+      .handler = on_request,
+      .error_body = error_body,
+      .error_content_type = "application/json",
+      .thread_exit = redis_disconnect, /* the rate limits' per-thread connection */
+  };
+  gw.server = http_server_start(&sc, err, errlen);
+  if (!gw.server) return false;
+  log_info("REST gateway listening on %s:%d with %d routes", cfg->listen_addr, http_server_port(gw.server),
+           gw.n_bindings);
+  const char *management = NULL;
+  for (int i = 0; i < cfg->n_backends; i++)
+    if (strcmp(cfg->backends[i].key, "management") == 0) management = cfg->backends[i].grpc_target;
+  gateway_report_config rc = {.routes = gw.routes, .backends = cfg->backends, .n_backends = cfg->n_backends,
+                              .management_target = management, .identity_secret = cfg->identity_secret,
+                              .listen_addr = cfg->listen_addr, .port = http_server_port(gw.server),
+                              .report_ms = cfg->report_ms};
+  gateway_report_start(&rc);
   return true;
 }
 
-int gateway_port(void) { return gw.port; }
+int gateway_port(void) { return gw.server ? http_server_port(gw.server) : 0; }
 
 void gateway_stop(void) {
-  if (gw.daemon) {
-    MHD_quiesce_daemon(gw.daemon);
-    /* Suspended requests finish within their backend deadline; wait for them. */
-    for (int waited_ms = 0; atomic_load(&gw.in_flight) > 0 && waited_ms < gw.cfg.backend_timeout_ms + 2000;
-         waited_ms += 10)
-      nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
-    MHD_stop_daemon(gw.daemon);
-    gw.daemon = NULL;
-  }
+  gateway_report_stop();
+  /* Requests in flight finish within their backend deadline; wait for them. */
+  http_server_stop(gw.server, gw.cfg.backend_timeout_ms + 2000);
+  gw.server = NULL;
   backend_shutdown();
   if (gw.routes) route_table_free(gw.routes);
   gw.routes = NULL;

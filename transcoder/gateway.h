@@ -1,5 +1,5 @@
-/* The REST gateway: an HTTP/1.1 server (libmicrohttpd) that turns each request into a
- * gRPC call through the route table, and the gRPC answer into JSON. */
+/* The REST gateway: the strict HTTP/1.1 server (http_server.h) turning each request into a gRPC
+ * call through the route table, guarded by authentication, rate limits and circuit breakers. */
 #ifndef METRO_GATEWAY_H
 #define METRO_GATEWAY_H
 
@@ -8,11 +8,7 @@
 
 #include "common/descset.h"
 #include "common/proto_registry.h"
-
-typedef struct gateway_backend {
-  const char *service_key; /* "auth" for metro.auth.v1.*, "testing" for metro.testing.v1.* */
-  const char *target;      /* "127.0.0.1:50051" */
-} gateway_backend;
+#include "transcoder/backend.h"
 
 typedef struct gateway_config {
   const char *listen_addr;
@@ -20,12 +16,18 @@ typedef struct gateway_config {
   int threads;
   size_t max_body_bytes;
   int max_connections;
-  int connection_timeout_s;
+  int idle_timeout_ms;      /* a kept-alive connection with no request */
+  int request_deadline_ms;  /* a request's head and body must arrive within this */
   int backend_timeout_ms;
   int max_header_count;
-  bool trust_forwarded_for;
-  const char *const *cors_origins; /* NULL-terminated; "*" allows any */
-  const gateway_backend *backends;
+  size_t max_target_bytes;  /* request line target: more → 414 */
+  int max_query_params;     /* more → 414 */
+  size_t max_header_bytes;  /* one header line: more → 431; the whole head: 2x */
+  const char *const *trusted_proxies; /* NULL-terminated peer addresses whose X-Forwarded-For counts */
+  const char *const *cors_origins;    /* NULL-terminated; "*" allows any */
+  const char *identity_secret;        /* signs the client address forwarded to services */
+  int report_ms;                      /* route table and breakers to management (0: never) */
+  backend_service *backends;
   int n_backends;
   const descset *descriptors;
   const proto_registry *const *registries; /* NULL-terminated */

@@ -11,8 +11,9 @@
 #include "common/log.h"
 #include "common/password.h"
 #include "common/pg.h"
-#include "common/redis.h"
+#include "common/rate_limit.h"
 #include "metro/events/v1/identity_events.pb-c.h"
+#include "svc/auth/api_keys.h"
 #include "svc/auth/auth.h"
 
 #define ACCEPTED_MESSAGE "If an account matches, a message is on its way."
@@ -21,20 +22,24 @@
 
 static const char *or_null(const char *s) { return s && *s ? s : NULL; }
 
-/* Fixed-window limit per client IP and action; fails open when Redis is down. */
+/* GCRA per client IP (ctx->client_ip: the gateway's signed address, else the direct caller's
+ * peer) and action: METRO_AUTH_RATE_LIMIT_PER_MINUTE a minute sustained, with a burst of a
+ * quarter of it (at least 1), so a mistyped password can be retried at once while any minute
+ * sees at most 1.25 times the limit, wherever it starts. Fails open when Redis is down. */
 static rpc_status rate_limit(rpc_ctx *ctx, const char *action) {
   const auth_state *s = ctx->state;
-  if (s->settings.rate_limit_per_minute <= 0) return RPC_OK;
-  const char *key = arena_printf(ctx->arena, "metro:auth:rl:%s:%s", action, ctx->client_ip ? ctx->client_ip : "-");
-  int ok = redis_rate_limit(ctx->arena, key, (int)s->settings.rate_limit_per_minute, 60);
-  if (ok == 0) {
-    rpc_status st = rpc_error(ctx->arena, GRPC_STATUS_RESOURCE_EXHAUSTED, "RATE_LIMITED",
-                              "too many attempts, try again in a minute");
-    st.retry_after = 60;
-    return st;
-  }
-  if (ok < 0) log_warn("rate limit unavailable (redis down); allowing %s", action);
-  return RPC_OK;
+  int64_t limit = s->settings.rate_limit_per_minute;
+  if (limit <= 0) return RPC_OK;
+  const rate_limit_rule rule = {.name = arena_printf(ctx->arena, "auth.%s", action), .limit = limit,
+                                .period_ms = 60000, .burst = limit / 4 > 0 ? limit / 4 : 1};
+  rate_limit_result rl;
+  rate_limit_check(ctx->arena, &rule, ctx->client_ip, 1, &rl);
+  if (rl.allowed) return RPC_OK;
+  rpc_status st = rpc_error(ctx->arena, GRPC_STATUS_RESOURCE_EXHAUSTED, "RATE_LIMITED",
+                            "too many attempts from this address, try again later");
+  st.retry_after = (rl.retry_after_ms + 999) / 1000;
+  if (st.retry_after < 1) st.retry_after = 1;
+  return st;
 }
 
 static rpc_status hash_password(rpc_ctx *ctx, const char *password, const char **out) {
@@ -462,6 +467,10 @@ static const rpc_method_impl auth_methods[] = {
     {"GetUser", get_user, 0},
     {"CreateUser", create_user, 0},
     {"SetUserRoles", set_user_roles, 0},
+    {"CreateApiKey", auth_create_api_key, 0},
+    {"ListApiKeys", auth_list_api_keys, 0},
+    {"RevokeApiKey", auth_revoke_api_key, 0},
+    {"LookupApiKey", auth_lookup_api_key, 0},
 };
 
 const rpc_service_impl auth_service_impl = {

@@ -30,7 +30,9 @@ void wh_inbound_read(rpc_ctx *ctx, const Metro__Api__V1__HttpRequest *http, wh_s
   if (n) memcpy(copy, src, n);
   copy[n] = '\0';
   out->raw = copy;
-  const char *ip = http->client_ip && *http->client_ip ? http->client_ip : ctx->client_ip;
+  /* The runtime's client address (the gateway's signed one, else the peer), never
+   * HttpRequest.client_ip: any gRPC caller can write that field. */
+  const char *ip = ctx->client_ip;
   out->client_ip = ip ? wh_text_clean(ctx->arena, ip, strlen(ip), MAX_CLIENT_IP) : "";
 }
 

@@ -21,6 +21,7 @@ static rpc_status echo(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessa
   resp->n_caller_roles = (size_t)ctx->caller.n_roles;
   resp->caller_roles = (char **)ctx->caller.roles;
   resp->request_id = (char *)ctx->request_id;
+  resp->client_ip = (char *)(ctx->client_ip ? ctx->client_ip : "");
   *out = &resp->base;
   return RPC_OK;
 }

@@ -815,7 +815,10 @@ static void test_raw_answer_redirects_with_location(void **state) {
 }
 
 /* RawAnswer writes back the HttpResponse it is sent (as JSON). */
-static raw_reply *raw_answer(const char *json) { return raw_call("POST", "/v1/raw/answer", json, strlen(json), NULL); }
+static raw_reply *raw_answer(const char *json) {
+  static const char *const json_type[] = {"Content-Type: application/json", NULL};
+  return raw_call("POST", "/v1/raw/answer", json, strlen(json), json_type);
+}
 
 static void test_raw_answer_writes_status_type_headers_and_body(void **state) {
   (void)state;

@@ -189,6 +189,104 @@ static void test_http_option_with_additional_bindings(void **state) {
   assert_false(health->access_public);
 }
 
+/* google.protobuf.MethodOptions.idempotency_level, as annotated on the read-only methods. */
+static void test_idempotency_level_from_method_options(void **state) {
+  const descset *d = *state;
+  const descset_method *echo = descset_find_method(d, "/metro.testing.v1.EchoService/Echo");
+  assert_int_equal(echo->idempotency_level, GOOGLE__PROTOBUF__METHOD_OPTIONS__IDEMPOTENCY_LEVEL__NO_SIDE_EFFECTS);
+  assert_true(echo->idempotent);
+  const descset_method *fail = descset_find_method(d, "/metro.testing.v1.EchoService/Fail");
+  assert_int_equal(fail->idempotency_level, GOOGLE__PROTOBUF__METHOD_OPTIONS__IDEMPOTENCY_LEVEL__IDEMPOTENCY_UNKNOWN);
+  assert_false(fail->idempotent);
+  assert_true(descset_find_method(d, "/metro.ticket.v1.TicketService/GetTicket")->idempotent);
+  assert_true(descset_find_method(d, "/metro.user.v1.UserService/GetPassengerByUser")->idempotent);
+  assert_false(descset_find_method(d, "/metro.ticket.v1.TicketService/CreateTicket")->idempotent);
+  assert_false(descset_find_method(d, "/metro.webhook.v1.WebhookService/VnpayIpn")->idempotent);
+  assert_false(descset_find_method(d, "/grpc.health.v1.Health/Check")->idempotent); /* not annotated */
+}
+
+/* Every GET route of the Metro services (auth and management aside, whose owners annotate
+ * them) is declared free of side effects, so the gateway may retry it; the VNPay IPN is a GET
+ * that records a payment. */
+static void test_get_routes_declare_no_side_effects(void **state) {
+  const descset *d = *state;
+  const descset_service *svcs;
+  int n = descset_services(d, &svcs), checked = 0;
+  for (int i = 0; i < n; i++) {
+    if (strncmp(svcs[i].full_name, "metro.", 6) != 0 || strncmp(svcs[i].full_name, "metro.testing.", 14) == 0 ||
+        strncmp(svcs[i].full_name, "metro.auth.", 11) == 0 || strncmp(svcs[i].full_name, "metro.management.", 17) == 0)
+      continue;
+    for (int k = 0; k < svcs[i].n_methods; k++) {
+      const descset_method *m = &svcs[i].methods[k];
+      if (!m->http || m->http->pattern_case != GOOGLE__API__HTTP_RULE__PATTERN_GET) continue;
+      if (strcmp(m->path, "/metro.webhook.v1.WebhookService/VnpayIpn") == 0) continue;
+      if (m->idempotency_level != GOOGLE__PROTOBUF__METHOD_OPTIONS__IDEMPOTENCY_LEVEL__NO_SIDE_EFFECTS)
+        fail_msg("%s is a GET route without option idempotency_level = NO_SIDE_EFFECTS", m->path);
+      checked++;
+    }
+  }
+  if (checked < 35) fail_msg("only %d GET routes checked", checked); /* 38 when written */
+}
+
+/* A set built here: the three levels, and IDEMPOTENT (which nothing in the protos uses yet). */
+static void test_each_idempotency_level_is_read(void **state) {
+  (void)state;
+  static const Google__Protobuf__MethodOptions__IdempotencyLevel levels[] = {
+      GOOGLE__PROTOBUF__METHOD_OPTIONS__IDEMPOTENCY_LEVEL__IDEMPOTENCY_UNKNOWN,
+      GOOGLE__PROTOBUF__METHOD_OPTIONS__IDEMPOTENCY_LEVEL__NO_SIDE_EFFECTS,
+      GOOGLE__PROTOBUF__METHOD_OPTIONS__IDEMPOTENCY_LEVEL__IDEMPOTENT};
+  static const char *const names[] = {"Unknown", "Read", "Put", "Plain"};
+  Google__Protobuf__MethodOptions opts[3];
+  Google__Protobuf__MethodDescriptorProto methods[4], *method_ptrs[4];
+  for (int i = 0; i < 4; i++) {
+    google__protobuf__method_descriptor_proto__init(&methods[i]);
+    methods[i].name = (char *)names[i];
+    methods[i].input_type = ".t.M";
+    methods[i].output_type = ".t.M";
+    if (i < 3) {
+      google__protobuf__method_options__init(&opts[i]);
+      opts[i].has_idempotency_level = true;
+      opts[i].idempotency_level = levels[i];
+      methods[i].options = &opts[i];
+    }
+    method_ptrs[i] = &methods[i];
+  }
+  Google__Protobuf__ServiceDescriptorProto svc = GOOGLE__PROTOBUF__SERVICE_DESCRIPTOR_PROTO__INIT, *svc_ptr = &svc;
+  svc.name = "S";
+  svc.n_method = 4;
+  svc.method = method_ptrs;
+  Google__Protobuf__DescriptorProto msg = GOOGLE__PROTOBUF__DESCRIPTOR_PROTO__INIT, *msg_ptr = &msg;
+  msg.name = "M";
+  Google__Protobuf__FileDescriptorProto file = GOOGLE__PROTOBUF__FILE_DESCRIPTOR_PROTO__INIT, *file_ptr = &file;
+  file.name = "t.proto";
+  file.package = "t";
+  file.n_message_type = 1;
+  file.message_type = &msg_ptr;
+  file.n_service = 1;
+  file.service = &svc_ptr;
+  Google__Protobuf__FileDescriptorSet set = GOOGLE__PROTOBUF__FILE_DESCRIPTOR_SET__INIT;
+  set.n_file = 1;
+  set.file = &file_ptr;
+  uint8_t buf[1024];
+  assert_true(google__protobuf__file_descriptor_set__get_packed_size(&set) <= sizeof buf);
+  const uint8_t *sets[] = {buf};
+  size_t lens[] = {google__protobuf__file_descriptor_set__pack(&set, buf)};
+  char err[256];
+  descset *d = descset_load(sets, lens, 1, err, sizeof err);
+  assert_non_null(d);
+  const descset_method *unknown = descset_find_method(d, "/t.S/Unknown"), *read = descset_find_method(d, "/t.S/Read"),
+                       *put = descset_find_method(d, "/t.S/Put"), *plain = descset_find_method(d, "/t.S/Plain");
+  assert_int_equal(unknown->idempotency_level, levels[0]);
+  assert_false(unknown->idempotent);
+  assert_int_equal(read->idempotency_level, levels[1]);
+  assert_true(read->idempotent);
+  assert_int_equal(put->idempotency_level, levels[2]);
+  assert_true(put->idempotent);
+  assert_int_equal(plain->idempotency_level, levels[0]);
+  assert_false(plain->idempotent);
+  descset_free(d);
+}
+
 static void test_malformed_set_is_rejected_with_reason(void **state) {
   (void)state;
   static const uint8_t truncated[] = {0x0a, 0x7f, 0x0a};
@@ -229,6 +327,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_services_are_in_file_order, setup, teardown),
       cmocka_unit_test_setup_teardown(test_access_option_public_and_roles, setup, teardown),
       cmocka_unit_test_setup_teardown(test_http_option_with_additional_bindings, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_idempotency_level_from_method_options, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_get_routes_declare_no_side_effects, setup, teardown),
+      cmocka_unit_test(test_each_idempotency_level_is_read),
       cmocka_unit_test(test_malformed_set_is_rejected_with_reason),
       cmocka_unit_test(test_empty_input_gives_empty_index),
   };

@@ -422,6 +422,20 @@ static void test_map_key_must_parse(void **state) {
   decode_error(&metro__testing__v1__everything__descriptor, "{\"mStringInner\": {\"k\": 5}}");
 }
 
+/* Found by test/fuzz: "0" and "-0" (or "1" and "1.0") are one key, which a map holds once. */
+static void test_map_key_spelled_twice_is_refused(void **state) {
+  (void)state;
+  pjson_error err = decode_error(&metro__testing__v1__everything__descriptor,
+                                 "{\"mInt32String\": {\"0\": \"a\", \"-0\": \"b\"}}");
+  assert_string_equal(err.field, "mInt32String[-0]");
+  assert_non_null(strstr(err.message, "map key 0 given twice"));
+  err = decode_error(&metro__testing__v1__everything__descriptor,
+                     "{\"mInt32String\": {\"1\": \"a\", \"2\": \"b\", \"1e0\": \"c\"}}");
+  assert_non_null(strstr(err.message, "map key 1 given twice"));
+  Everything *e = everything("{\"mInt32String\": {\"1\": \"a\", \"-1\": \"b\", \"10\": \"c\"}}");
+  assert_int_equal(e->n_m_int32_string, 3);
+}
+
 static void test_nested_messages(void **state) {
   (void)state;
   EchoRequest *r = decode_as(&metro__testing__v1__echo_request__descriptor,
@@ -795,6 +809,30 @@ static void test_set_path_well_known_types(void **state) {
   assert_packs(e);
 }
 
+/* Found by test/fuzz: text quoted into an error must come out valid UTF-8 even when it held an
+ * overlong form, a surrogate or a code point above U+10FFFF (each byte of those becomes '?'). */
+static void test_errors_quoting_ill_formed_utf8_are_utf8(void **state) {
+  (void)state;
+  static const char *const bad[] = {"\xe0\x90\xb6", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf8\x88\x80\x80",
+                                    "\xe0\xb6"};
+  EchoRequest *r = new_message(&metro__testing__v1__echo_request__descriptor);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char key[32], value[32];
+    snprintf(key, sizeof key, "k%sk", bad[i]);
+    snprintf(value, sizeof value, "1%s", bad[i]);
+    pjson_error err;
+    assert_false(pjson_set_path(&r->base, key, "1", &AL, &err));
+    if (text_utf8_length(err.message) < 0 || text_utf8_length(err.field) < 0) fail_msg("case %zu: not UTF-8", i);
+    assert_non_null(strstr(err.message, "unknown field \"k?"));
+    assert_false(pjson_set_path(&r->base, "pageSize", value, &AL, &err));
+    if (text_utf8_length(err.message) < 0) fail_msg("case %zu: value not UTF-8", i);
+  }
+  /* well-formed text is kept as it is */
+  pjson_error err;
+  assert_false(pjson_set_path(&r->base, "k\xc3\xa1\xe2\x82\xac\xf0\x9f\x9a\x87", "1", &AL, &err));
+  assert_non_null(strstr(err.message, "k\xc3\xa1\xe2\x82\xac\xf0\x9f\x9a\x87"));
+}
+
 static void test_set_path_errors(void **state) {
   (void)state;
   EchoRequest *r = new_message(&metro__testing__v1__echo_request__descriptor);
@@ -847,6 +885,7 @@ int main(void) {
       T(test_repeated_round_trip),
       T(test_maps_round_trip),
       T(test_map_key_must_parse),
+      T(test_map_key_spelled_twice_is_refused),
       T(test_nested_messages),
       T(test_oneof_round_trip),
       T(test_oneof_two_members_rejected),
@@ -869,6 +908,7 @@ int main(void) {
       T(test_set_path_enum_by_name_or_number),
       T(test_set_path_well_known_types),
       T(test_set_path_errors),
+      T(test_errors_quoting_ill_formed_utf8_are_utf8),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,6 +42,7 @@ static void test_domain_reasons_override_the_code_mapping(void **state) {
   assert_int_equal(rpc_http_status(GRPC_STATUS_PERMISSION_DENIED, "ACCOUNT_LOCKED"), 423);
   assert_int_equal(rpc_http_status(GRPC_STATUS_FAILED_PRECONDITION, "NO_ROUTE"), 422);
   assert_int_equal(rpc_http_status(GRPC_STATUS_RESOURCE_EXHAUSTED, "PAYLOAD_TOO_LARGE"), 413);
+  assert_int_equal(rpc_http_status(GRPC_STATUS_INVALID_ARGUMENT, "TOO_MANY_QUERY_PARAMETERS"), 414);
   assert_int_equal(rpc_http_status(GRPC_STATUS_PERMISSION_DENIED, "ROLE_NOT_ALLOWED"), 403);
 }
 

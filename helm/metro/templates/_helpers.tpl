@@ -64,7 +64,7 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 
 {{/* The gRPC services, in start order; the gateway reaches each of them (METRO_BACKENDS). */}}
 {{- define "metro.grpcComponents" -}}
-auth user transport ticket public payment webhook notification control scheduler
+auth user transport ticket public payment webhook notification control scheduler management
 {{- end }}
 
 {{/* Fails rendering on values this chart no longer reads (moved when more services came). */}}

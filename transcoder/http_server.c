@@ -1,0 +1,731 @@
+/* The gateway's HTTP/1.1 server (see http_server.h). Each loop thread owns its listener (the
+ * kernel spreads connections over SO_REUSEPORT sockets), its connections and their deadlines;
+ * answers made on other threads reach the owner through a locked list and an eventfd. */
+#include "transcoder/http_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+#define MAX_EVENTS 256
+#define FIRST_INPUT_CAP 2048
+#define SWEEP_MS 100
+#define ERROR_BODY_CAP 1024
+#define LINGER_MS 2000
+
+typedef struct loop loop;
+typedef struct conn conn;
+
+/* C_LINGER: after a final answer the write side is shut and what the client still sends is
+ * read and dropped for a moment, so its unread bytes do not turn our close into a reset that
+ * could destroy the answer before the client reads it. */
+typedef enum { C_HEAD, C_BODY, C_HANDLING, C_WRITING, C_LINGER } conn_state;
+
+struct conn {
+  int fd;
+  loop *owner;
+  conn_state state;
+  char *in;
+  size_t in_len, in_cap;
+  int64_t deadline_ms; /* 0: none (a request is being handled) */
+  bool request_started;
+  bool close_after;
+  char *out;
+  size_t out_len, out_off;
+  http_exchange *ex;
+  int64_t body_expected; /* Content-Length body: bytes still to read */
+  bool chunked;
+  http_chunked chunk;
+  char peer_ip[INET6_ADDRSTRLEN];
+  conn *prev, *next;
+};
+
+struct http_exchange {
+  loop *owner;
+  conn *c; /* NULL once the connection is gone: the answer is then dropped */
+  http_request req;
+  bool keep_alive, head, minor0;
+  char *body;
+  size_t body_len, body_cap;
+  /* the serialized answer, handed to the owner loop */
+  char *answer;
+  size_t answer_len;
+  bool answer_close;
+  http_exchange *next_done;
+};
+
+struct loop {
+  http_server *server;
+  pthread_t thread;
+  int epfd, listen_fd, wake_fd;
+  conn *conns; /* every open connection of this loop */
+  pthread_mutex_t done_lock;
+  http_exchange *done_head, *done_tail;
+  char date[40];
+  time_t date_second;
+  int64_t last_sweep;
+  http_head scratch; /* the head being parsed (large; one per loop) */
+};
+
+struct http_server {
+  http_server_config cfg;
+  int port;
+  int n_loops;
+  loop *loops;
+  atomic_int connections;
+  atomic_int in_flight;
+  atomic_bool stopping;
+  atomic_bool quit;
+};
+
+static const char WAKE_TAG_ = 0, LISTEN_TAG_ = 0;
+#define WAKE_TAG ((void *)&WAKE_TAG_)
+#define LISTEN_TAG ((void *)&LISTEN_TAG_)
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *status_text(int status) {
+  switch (status) {
+  case 200: return "OK";
+  case 201: return "Created";
+  case 202: return "Accepted";
+  case 204: return "No Content";
+  case 301: return "Moved Permanently";
+  case 302: return "Found";
+  case 303: return "See Other";
+  case 304: return "Not Modified";
+  case 307: return "Temporary Redirect";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 409: return "Conflict";
+  case 410: return "Gone";
+  case 412: return "Precondition Failed";
+  case 413: return "Content Too Large";
+  case 414: return "URI Too Long";
+  case 415: return "Unsupported Media Type";
+  case 417: return "Expectation Failed";
+  case 422: return "Unprocessable Content";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 499: return "Client Closed Request";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  case 505: return "HTTP Version Not Supported";
+  default: return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+  }
+}
+
+/* ---- serializing an answer ---- */
+
+typedef struct outbuf {
+  char *p;
+  size_t len, cap;
+} outbuf;
+
+static void out_put(outbuf *o, const char *s, size_t n) {
+  if (o->len + n > o->cap) {
+    size_t cap = o->cap ? o->cap : 512;
+    while (cap < o->len + n) cap *= 2;
+    o->p = realloc(o->p, cap);
+    if (!o->p) abort();
+    o->cap = cap;
+  }
+  memcpy(o->p + o->len, s, n);
+  o->len += n;
+}
+
+static void out_str(outbuf *o, const char *s) { out_put(o, s, strlen(s)); }
+
+static bool header_safe(const char *s) {
+  for (; *s; s++)
+    if (*s == '\r' || *s == '\n') return false;
+  return true;
+}
+
+static void serialize(outbuf *o, const char *date, const http_response *r, bool head, bool close, bool minor0) {
+  char line[128];
+  snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\nDate: %s\r\n", r->status, status_text(r->status), date);
+  out_str(o, line);
+  bool no_body = r->status == 204 || r->status == 304 || (r->status >= 100 && r->status < 200);
+  if (r->content_type && !no_body) {
+    out_str(o, "Content-Type: ");
+    out_str(o, r->content_type);
+    out_str(o, "\r\n");
+  }
+  if (!no_body) {
+    snprintf(line, sizeof line, "Content-Length: %zu\r\n", r->body_len);
+    out_str(o, line);
+  }
+  for (int i = 0; i < r->n_headers; i++) {
+    if (!header_safe(r->header_names[i]) || !header_safe(r->header_values[i])) continue;
+    out_str(o, r->header_names[i]);
+    out_str(o, ": ");
+    out_str(o, r->header_values[i]);
+    out_str(o, "\r\n");
+  }
+  if (close) out_str(o, "Connection: close\r\n");
+  else if (minor0) out_str(o, "Connection: keep-alive\r\n");
+  out_str(o, "\r\n");
+  if (!head && !no_body && r->body_len) out_put(o, r->body, r->body_len);
+}
+
+static void refresh_date(loop *l) {
+  time_t t = time(NULL);
+  if (t == l->date_second) return;
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(l->date, sizeof l->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  l->date_second = t;
+}
+
+/* ---- connections ---- */
+
+static void set_interest(conn *c, uint32_t events) {
+  struct epoll_event ev = {.events = events, .data.ptr = c};
+  epoll_ctl(c->owner->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void exchange_free(http_exchange *ex) {
+  free(ex->answer);
+  arena_destroy(ex->req.arena);
+}
+
+static void conn_close(conn *c) {
+  loop *l = c->owner;
+  epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+  close(c->fd);
+  if (c->ex) {
+    if (c->state == C_HANDLING) c->ex->c = NULL; /* its answer will be dropped by the loop */
+    else exchange_free(c->ex);
+  }
+  if (c->prev) c->prev->next = c->next;
+  else l->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  free(c->in);
+  free(c->out);
+  free(c);
+  atomic_fetch_sub(&l->server->connections, 1);
+}
+
+static void idle(conn *c) {
+  c->state = C_HEAD;
+  c->request_started = false;
+  c->deadline_ms = now_ms() + c->owner->server->cfg.idle_timeout_ms;
+}
+
+static void process_input(conn *c);
+
+/* Writes what is pending; false when the connection was closed. */
+static bool flush(conn *c) {
+  while (c->out_off < c->out_len) {
+    ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+    if (n > 0) {
+      c->out_off += (size_t)n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      set_interest(c, EPOLLOUT);
+      return true;
+    }
+    conn_close(c);
+    return false;
+  }
+  free(c->out);
+  c->out = NULL;
+  c->out_len = c->out_off = 0;
+  if (c->ex) {
+    exchange_free(c->ex);
+    c->ex = NULL;
+  }
+  if (c->close_after) {
+    shutdown(c->fd, SHUT_WR);
+    c->state = C_LINGER;
+    c->deadline_ms = now_ms() + LINGER_MS;
+    set_interest(c, EPOLLIN);
+    return false;
+  }
+  idle(c);
+  set_interest(c, EPOLLIN);
+  if (c->in_len) process_input(c);
+  return true;
+}
+
+static void start_writing(conn *c, char *bytes, size_t len, bool close) {
+  c->state = C_WRITING;
+  c->out = bytes;
+  c->out_len = len;
+  c->out_off = 0;
+  c->close_after = close;
+  c->deadline_ms = now_ms() + c->owner->server->cfg.idle_timeout_ms;
+  flush(c);
+}
+
+/* A refusal the server makes itself: Status body, then close. */
+static void refuse(conn *c, int status, const char *reason, const char *message) {
+  const http_server_config *cfg = &c->owner->server->cfg;
+  char body[ERROR_BODY_CAP];
+  size_t len = cfg->error_body ? cfg->error_body(body, sizeof body, status, reason, message) : 0;
+  http_response r = {.status = status, .content_type = len ? cfg->error_content_type : NULL, .body = body,
+                     .body_len = len};
+  outbuf o = {0};
+  refresh_date(c->owner);
+  serialize(&o, c->owner->date, &r, false, true, false);
+  if (c->ex && c->state != C_HANDLING) {
+    exchange_free(c->ex);
+    c->ex = NULL;
+  }
+  set_interest(c, 0);
+  start_writing(c, o.p, o.len, true);
+}
+
+static bool take_body(void *user, const char *data, size_t n) {
+  http_exchange *ex = user;
+  size_t max = ex->c->owner->server->cfg.max_body;
+  if (ex->body_len + n > max) return false;
+  if (ex->body_len + n > ex->body_cap) {
+    size_t cap = ex->body_cap ? ex->body_cap * 2 : 4096;
+    while (cap < ex->body_len + n) cap *= 2;
+    if (cap > max) cap = max;
+    char *grown = arena_alloc(ex->req.arena, cap);
+    if (ex->body_len) memcpy(grown, ex->body, ex->body_len);
+    ex->body = grown;
+    ex->body_cap = cap;
+  }
+  memcpy(ex->body + ex->body_len, data, n);
+  ex->body_len += n;
+  return true;
+}
+
+static const char *copy_n(arena *a, const char *s, size_t n) { return arena_strndup(a, s, n); }
+
+/* The head is complete: the exchange and its request, the body's framing. */
+static bool begin_request(conn *c, const http_head *h) {
+  http_server *s = c->owner->server;
+  arena *a = arena_create(16384);
+  http_exchange *ex = arena_alloc(a, sizeof *ex);
+  memset(ex, 0, sizeof *ex);
+  ex->owner = c->owner;
+  ex->c = c;
+  ex->req.arena = a;
+  ex->req.method = copy_n(a, h->method, h->method_len);
+  ex->req.target = copy_n(a, h->target, h->target_len);
+  const char *q = memchr(h->target, '?', h->target_len);
+  size_t path_len = q ? (size_t)(q - h->target) : h->target_len;
+  ex->req.path = copy_n(a, h->target, path_len);
+  ex->req.query = q ? copy_n(a, q + 1, h->target_len - path_len - 1) : "";
+  http_header_kv *kv = arena_alloc(a, sizeof *kv * (size_t)(h->n_fields ? h->n_fields : 1));
+  for (int i = 0; i < h->n_fields; i++) {
+    kv[i].name = copy_n(a, h->fields[i].name, h->fields[i].name_len);
+    kv[i].value = copy_n(a, h->fields[i].value, h->fields[i].value_len);
+  }
+  ex->req.headers = kv;
+  ex->req.n_headers = h->n_fields;
+  ex->req.peer_ip = copy_n(a, c->peer_ip, strlen(c->peer_ip));
+  ex->req.head = strcmp(ex->req.method, "HEAD") == 0;
+  ex->head = ex->req.head;
+  ex->keep_alive = h->keep_alive;
+  ex->minor0 = h->minor_version == 0;
+  c->ex = ex;
+  c->chunked = h->chunked;
+  memset(&c->chunk, 0, sizeof c->chunk);
+  c->body_expected = h->chunked ? 0 : h->content_length > 0 ? h->content_length : 0;
+  if (!h->chunked && h->content_length > (int64_t)s->cfg.max_body) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "the request body exceeds %zu bytes", s->cfg.max_body);
+    refuse(c, 413, "PAYLOAD_TOO_LARGE", msg);
+    return false;
+  }
+  if (c->body_expected > 0) {
+    ex->body = arena_alloc(a, (size_t)c->body_expected);
+    ex->body_cap = (size_t)c->body_expected;
+  }
+  if (h->expect_continue && (h->chunked || c->body_expected > 0)) {
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    (void)!send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL);
+  }
+  c->state = C_BODY;
+  return true;
+}
+
+static void consume_input(conn *c, size_t n) {
+  memmove(c->in, c->in + n, c->in_len - n);
+  c->in_len -= n;
+}
+
+static void dispatch(conn *c) {
+  http_exchange *ex = c->ex;
+  http_server *s = c->owner->server;
+  ex->req.body = ex->body ? ex->body : "";
+  ex->req.body_len = ex->body_len;
+  c->state = C_HANDLING;
+  c->deadline_ms = 0;
+  set_interest(c, 0);
+  atomic_fetch_add(&s->in_flight, 1);
+  s->cfg.handler(ex, &ex->req, s->cfg.user);
+}
+
+/* Parses and reads whatever the input buffer holds, as far as the current state allows. */
+static void process_input(conn *c) {
+  http_server *s = c->owner->server;
+  while (c->in_len > 0 && (c->state == C_HEAD || c->state == C_BODY)) {
+    if (c->state == C_HEAD) {
+      if (!c->request_started) {
+        c->request_started = true;
+        c->deadline_ms = now_ms() + s->cfg.request_deadline_ms;
+      }
+      size_t used = 0;
+      http_parse_error perr;
+      http_parse_result pr = http_parse_head(c->in, c->in_len, &s->cfg.limits, &c->owner->scratch, &used, &perr);
+      if (pr == HTTP_PARSE_INCOMPLETE) return;
+      if (pr == HTTP_PARSE_FAILED) {
+        refuse(c, perr.status, perr.reason, perr.message);
+        return;
+      }
+      if (!begin_request(c, &c->owner->scratch)) return;
+      consume_input(c, used);
+      continue;
+    }
+    /* C_BODY */
+    if (c->chunked) {
+      size_t used = 0;
+      http_parse_error perr;
+      http_chunked_result cr = http_chunked_feed(&c->chunk, c->in, c->in_len, &used, take_body, c->ex, &perr);
+      consume_input(c, used);
+      if (cr == HTTP_CHUNKED_FAILED) {
+        refuse(c, perr.status, perr.reason, perr.message);
+        return;
+      }
+      if (cr == HTTP_CHUNKED_MORE) return;
+    } else {
+      size_t n = c->in_len < (uint64_t)c->body_expected ? c->in_len : (size_t)c->body_expected;
+      if (n > 0) {
+        memcpy(c->ex->body + c->ex->body_len, c->in, n);
+        c->ex->body_len += n;
+        c->body_expected -= (int64_t)n;
+        consume_input(c, n);
+      }
+      if (c->body_expected > 0) return;
+    }
+    dispatch(c);
+    return;
+  }
+  if (c->state == C_BODY && !c->chunked && c->body_expected == 0) dispatch(c);
+}
+
+static void linger_read(conn *c) {
+  char drop[16384];
+  for (;;) {
+    ssize_t n = recv(c->fd, drop, sizeof drop, 0);
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    conn_close(c);
+    return;
+  }
+}
+
+static void on_readable(conn *c) {
+  http_server *s = c->owner->server;
+  if (c->state == C_LINGER) {
+    linger_read(c);
+    return;
+  }
+  size_t cap = s->cfg.limits.max_head + 4096;
+  for (;;) {
+    if (c->state != C_HEAD && c->state != C_BODY) return;
+    if (c->in_len == c->in_cap) {
+      if (c->in_cap >= cap) return; /* full; the parser will have refused an oversized head */
+      size_t grown = c->in_cap ? c->in_cap * 2 : FIRST_INPUT_CAP;
+      if (grown > cap) grown = cap;
+      c->in = realloc(c->in, grown);
+      if (!c->in) abort();
+      c->in_cap = grown;
+    }
+    ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      conn_close(c);
+      return;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    c->in_len += (size_t)n;
+    process_input(c);
+    /* The state machine may have closed c: only keep reading while it still reads. */
+    return;
+  }
+}
+
+static void accept_all(loop *l) {
+  http_server *s = l->server;
+  for (;;) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd = accept4(l->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE) log_warn("http: out of file descriptors, refusing connections");
+      return;
+    }
+    if (atomic_load(&s->stopping) || atomic_fetch_add(&s->connections, 1) >= s->cfg.max_connections) {
+      if (!atomic_load(&s->stopping)) atomic_fetch_sub(&s->connections, 1);
+      close(fd);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    conn *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    c->fd = fd;
+    c->owner = l;
+    if (ss.ss_family == AF_INET)
+      inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->peer_ip, sizeof c->peer_ip);
+    else if (ss.ss_family == AF_INET6)
+      inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->peer_ip, sizeof c->peer_ip);
+    c->next = l->conns;
+    if (l->conns) l->conns->prev = c;
+    l->conns = c;
+    idle(c);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
+  }
+}
+
+/* Answers made on other threads (and on this one) are written here. */
+static void drain_done(loop *l) {
+  pthread_mutex_lock(&l->done_lock);
+  http_exchange *ex = l->done_head;
+  l->done_head = l->done_tail = NULL;
+  pthread_mutex_unlock(&l->done_lock);
+  while (ex) {
+    http_exchange *next = ex->next_done;
+    conn *c = ex->c;
+    atomic_fetch_sub(&l->server->in_flight, 1);
+    if (!c) {
+      exchange_free(ex);
+    } else {
+      char *bytes = ex->answer;
+      ex->answer = NULL;
+      start_writing(c, bytes, ex->answer_len, ex->answer_close);
+    }
+    ex = next;
+  }
+}
+
+/* Deadlines: a request that has not fully arrived in time gets 408; an idle or stalled
+ * connection is closed. */
+static void sweep(loop *l, int64_t now) {
+  if (now - l->last_sweep < SWEEP_MS) return;
+  l->last_sweep = now;
+  conn *c = l->conns;
+  while (c) {
+    conn *next = c->next;
+    if (c->deadline_ms && now >= c->deadline_ms) {
+      if ((c->state == C_HEAD && c->request_started) || c->state == C_BODY)
+        refuse(c, 408, "REQUEST_TIMEOUT", "the request did not arrive in time");
+      else if (c->state != C_HANDLING)
+        conn_close(c);
+    }
+    c = next;
+  }
+}
+
+static void *loop_main(void *arg) {
+  loop *l = arg;
+  http_server *s = l->server;
+  struct epoll_event events[MAX_EVENTS];
+  while (!atomic_load(&s->quit)) {
+    int n = epoll_wait(l->epfd, events, MAX_EVENTS, SWEEP_MS);
+    for (int i = 0; i < n; i++) {
+      void *tag = events[i].data.ptr;
+      if (tag == WAKE_TAG) {
+        uint64_t v;
+        (void)!read(l->wake_fd, &v, sizeof v);
+        continue;
+      }
+      if (tag == LISTEN_TAG) {
+        accept_all(l);
+        continue;
+      }
+      conn *c = tag;
+      /* A connection closed earlier in this batch cannot appear: each fd is reported once. */
+      uint32_t e = events[i].events;
+      if (c->state == C_WRITING && (e & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+        flush(c);
+      } else if (e & EPOLLIN) {
+        on_readable(c);
+      } else if (e & (EPOLLERR | EPOLLHUP)) {
+        conn_close(c);
+      }
+    }
+    drain_done(l);
+    refresh_date(l);
+    sweep(l, now_ms());
+  }
+  while (l->conns) conn_close(l->conns);
+  drain_done(l);
+  if (s->cfg.thread_exit) s->cfg.thread_exit();
+  return NULL;
+}
+
+/* ---- answers ---- */
+
+const char *http_request_header(const http_request *req, const char *name) {
+  for (int i = 0; i < req->n_headers; i++)
+    if (strcasecmp(req->headers[i].name, name) == 0) return req->headers[i].value;
+  return NULL;
+}
+
+void http_respond(http_exchange *ex, const http_response *resp) {
+  loop *l = ex->owner;
+  char date[40];
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  bool close = resp->close || !ex->keep_alive || atomic_load(&l->server->stopping);
+  outbuf o = {0};
+  serialize(&o, date, resp, ex->head, close, ex->minor0);
+  ex->answer = o.p;
+  ex->answer_len = o.len;
+  ex->answer_close = close;
+  ex->next_done = NULL;
+  pthread_mutex_lock(&l->done_lock);
+  if (l->done_tail) l->done_tail->next_done = ex;
+  else l->done_head = ex;
+  l->done_tail = ex;
+  pthread_mutex_unlock(&l->done_lock);
+  if (!pthread_equal(pthread_self(), l->thread)) {
+    uint64_t one = 1;
+    (void)!write(l->wake_fd, &one, sizeof one);
+  }
+}
+
+/* ---- start and stop ---- */
+
+static int listen_socket(const struct sockaddr_in *addr, char *err, size_t errlen) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+      bind(fd, (const struct sockaddr *)addr, sizeof *addr) != 0 || listen(fd, 4096) != 0) {
+    snprintf(err, errlen, "cannot listen on port %d: %s", ntohs(addr->sin_port), strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* Many idle connections each hold a descriptor: raise the soft limit to the hard one. */
+static void raise_fd_limit(int wanted) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t want = (rlim_t)wanted + 256;
+  if (rl.rlim_cur >= want) return;
+  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+http_server *http_server_start(const http_server_config *cfg, char *err, size_t errlen) {
+  struct sockaddr_in addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((uint16_t)cfg->port);
+  if (inet_pton(AF_INET, cfg->addr, &addr.sin_addr) != 1) {
+    snprintf(err, errlen, "not an IPv4 address: %s", cfg->addr);
+    return NULL;
+  }
+  raise_fd_limit(cfg->max_connections);
+  http_server *s = calloc(1, sizeof *s);
+  if (!s) abort();
+  s->cfg = *cfg;
+  s->n_loops = cfg->threads > 0 ? cfg->threads : 1;
+  s->loops = calloc((size_t)s->n_loops, sizeof(loop));
+  if (!s->loops) abort();
+  for (int i = 0; i < s->n_loops; i++) {
+    loop *l = &s->loops[i];
+    l->server = s;
+    pthread_mutex_init(&l->done_lock, NULL);
+    l->listen_fd = listen_socket(&addr, err, errlen);
+    if (l->listen_fd < 0) {
+      for (int k = 0; k < i; k++) close(s->loops[k].listen_fd);
+      free(s->loops);
+      free(s);
+      return NULL;
+    }
+    if (i == 0) {
+      /* Port 0: every loop binds the port the first one got. */
+      struct sockaddr_in bound;
+      socklen_t bl = sizeof bound;
+      getsockname(l->listen_fd, (struct sockaddr *)&bound, &bl);
+      addr.sin_port = bound.sin_port;
+      s->port = ntohs(bound.sin_port);
+    }
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = LISTEN_TAG};
+    epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->listen_fd, &ev);
+    ev.data.ptr = WAKE_TAG;
+    epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wake_fd, &ev);
+    refresh_date(l);
+  }
+  for (int i = 0; i < s->n_loops; i++) pthread_create(&s->loops[i].thread, NULL, loop_main, &s->loops[i]);
+  return s;
+}
+
+int http_server_port(const http_server *s) { return s->port; }
+
+void http_server_stop(http_server *s, int wait_ms) {
+  if (!s) return;
+  atomic_store(&s->stopping, true);
+  for (int i = 0; i < s->n_loops; i++) {
+    epoll_ctl(s->loops[i].epfd, EPOLL_CTL_DEL, s->loops[i].listen_fd, NULL);
+    close(s->loops[i].listen_fd);
+  }
+  for (int waited = 0; atomic_load(&s->in_flight) > 0 && waited < wait_ms; waited += 10)
+    nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+  /* Give the loops a moment to write the last answers. */
+  nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
+  atomic_store(&s->quit, true);
+  for (int i = 0; i < s->n_loops; i++) {
+    uint64_t one = 1;
+    (void)!write(s->loops[i].wake_fd, &one, sizeof one);
+  }
+  for (int i = 0; i < s->n_loops; i++) {
+    loop *l = &s->loops[i];
+    pthread_join(l->thread, NULL);
+    close(l->epfd);
+    close(l->wake_fd);
+    pthread_mutex_destroy(&l->done_lock);
+  }
+  free(s->loops);
+  free(s);
+}
