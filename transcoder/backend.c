@@ -74,7 +74,10 @@ static void finish(backend_call *bc, bool batch_ok) {
   if (unreachable(&bc->status) && bc->idempotent && bc->attempts < MAX_ATTEMPTS &&
       bc->deadline_ms - realtime_ms() > MIN_RETRY_BUDGET_MS) {
     int64_t retry_after = 0;
-    if (breaker_allow(&bc->svc->breaker, now, &retry_after) && start_attempt(bc)) return;
+    if (breaker_allow(&bc->svc->breaker, now, &retry_after)) {
+      if (start_attempt(bc)) return;
+      breaker_record(&bc->svc->breaker, mono_ms(), true, 0); /* every call let through is recorded */
+    }
   }
   bc->done(bc, bc->user);
 }

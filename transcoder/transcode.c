@@ -30,6 +30,10 @@ static bool tc_apply_body(arena *a, const char *rule, const char *body, size_t b
   json_error_t jerr;
   json_t *parsed = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
   if (!parsed) {
+    /* jansson's excerpt of the input ("near '...'") can end inside a UTF-8 sequence, and the
+     * message goes back inside JSON: bytes outside ASCII become '?' */
+    for (char *p = jerr.text; *p; p++)
+      if ((unsigned char)*p >= 0x80) *p = '?';
     tc_fail(err, "MALFORMED_JSON", NULL,
             arena_printf(a, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text));
     return false;

@@ -171,6 +171,11 @@ static void test_malformed_json_says_where(void **state) {
   expect_error(*state, "POST", "/v1/depots/x:echo", "{\"name\":\"a\\u0000b\"}", NULL, "MALFORMED_JSON", NULL,
                "malformed JSON");
   expect_error(*state, "POST", "/v1/depots/x:echo", "{} trailing", NULL, "MALFORMED_JSON", NULL, "line 1");
+  /* found by test/fuzz: jansson quotes the input up to the error, here half of a 2-byte character */
+  transcode_error err;
+  assert_null(run(*state, "POST", "/v1/depots/x:echo", "{\"name\":\"B\\u\xca\x9a\"}", NULL, &err));
+  assert_string_equal(err.reason, "MALFORMED_JSON");
+  if (text_utf8_length(err.message) < 0) fail_msg("not UTF-8: %s", err.message);
 }
 
 static void test_unknown_body_field_is_named(void **state) {
