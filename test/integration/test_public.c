@@ -316,13 +316,25 @@ static void test_admin_rename_through_transport_reaches_public_reads(void **stat
   assert_true(listed);
   char path[160], sql[256];
   snprintf(path, sizeof path, "/v1/stations/%s", id);
-  assert_string_equal(poll_field(path, "name", "Ga Cu", 5000), "Ga Cu");
-  /* A write behind transport's back (no event) proves the answer above is cached. */
+  /* A write behind transport's back (no event) proves the answer is cached. Another test's
+   * catalog write in between drops every cached station answer, so a stale-free read may be
+   * that; the cache is proven when one of three tries serves the cached name. */
   snprintf(sql, sizeof sql, "UPDATE transport.stations SET name = $1 WHERE station_id = '%s' RETURNING name", id);
-  free(sql_value(sql, "Ga Ngam"));
-  http_response *r = get_ok(path);
-  assert_string_equal(json_at(r, "name"), "Ga Cu");
-  http_response_free(r);
+  bool served_cached = false;
+  for (int attempt = 0; attempt < 3 && !served_cached; attempt++) {
+    if (attempt > 0) { /* named back through transport: its event drops the answer cached meanwhile */
+      http_response *back = http_call("PATCH", path, "{\"name\":\"Ga Cu\"}", admin);
+      assert_int_equal(back->status, 200);
+      http_response_free(back);
+    }
+    assert_string_equal(poll_field(path, "name", "Ga Cu", 5000), "Ga Cu");
+    free(sql_value(sql, "Ga Ngam"));
+    http_response *cached = get_ok(path);
+    served_cached = strcmp(json_at(cached, "name"), "Ga Cu") == 0;
+    http_response_free(cached);
+  }
+  assert_true(served_cached);
+  http_response *r;
   /* The admin's rename publishes catalog.changed; public drops the stale answer. */
   r = http_call("PATCH", path, "{\"name\":\"Ga Moi\"}", admin);
   assert_int_equal(r->status, 200);

@@ -196,7 +196,9 @@ metadata:
   labels:
     {{- include "metro.labels" (dict "ctx" $ "component" $c) | nindent 4 }}
 spec:
-  type: ClusterIP
+  # Headless: DNS answers with every ready pod, and gRPC callers (round_robin) spread their
+  # calls over all of them instead of pinning one connection to one pod behind a virtual IP.
+  clusterIP: None
   selector:
     {{- include "metro.selectorLabels" (dict "ctx" $ "component" $c) | nindent 4 }}
   ports:
