@@ -27,7 +27,7 @@ psql_bin=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql | head -1)
 read -r s0 c0 <<<"$(target_seconds)"
 start=$(date +%s.%N)
 for _ in $(seq 1 "$triggers"); do
-  curl -fsS -o /dev/null -X POST "$METRO_HTTP/v1/jobs/promotion-expiry:trigger" -H "Authorization: Bearer $token" -d '{}'
+  curl -fsS -o /dev/null -X POST "$METRO_HTTP/v1/jobs/promotion-expiry:trigger" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{}'
 done
 end=$(date +%s.%N)
 read -r s1 c1 <<<"$(target_seconds)"
