@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/crypto.h"
 #include "common/ev_internal.h"
 #include "common/log.h"
@@ -63,12 +64,6 @@ static struct {
   atomic_bool stop;
   int wake[2]; /* ev_relay_stop writes a byte */
 } g_relay;
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool query_true(arena *a, const char *sql, int n, const char *const *params) {
   PGresult *r;
@@ -135,9 +130,9 @@ static pass_result relay_pass(arena *a, relay_session *s) {
     log_info("relay: publishing this schema's outbox to %s", ev_backend_name());
   }
   if (!s->listening) s->listening = relay_listen(a, c);
-  if (now_ms() >= s->next_cleanup_ms) {
+  if (clock_mono_ms() >= s->next_cleanup_ms) {
     relay_cleanup(a);
-    s->next_cleanup_ms = now_ms() + RELAY_CLEANUP_EVERY_MS;
+    s->next_cleanup_ms = clock_mono_ms() + RELAY_CLEANUP_EVERY_MS;
   }
   PGresult *r;
   const char *limit[1] = {arena_printf(a, "%d", RELAY_BATCH)};

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/crypto.h"
 #include "common/ev_internal.h"
 #include "common/log.h"
@@ -34,12 +35,6 @@ struct ev_backend_consumer {
   PGresult *rows;
   int next_row;
 };
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void set_err(char *err, size_t errlen, const char *what, rpc_status st) {
   snprintf(err, errlen, "%s: %s", what, st.message ? st.message : "failed");
@@ -212,7 +207,7 @@ static bool drain_notifies(PGconn *conn) {
 }
 
 static int pglog_consumer_poll(ev_backend_consumer *c, ev_message *out, int timeout_ms, char *err, size_t errlen) {
-  int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+  int64_t deadline = clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
   for (;;) {
     if (consumer_deliver(c, out)) return 1;
     PGconn *conn = pg_conn();
@@ -248,7 +243,7 @@ static int pglog_consumer_poll(ev_backend_consumer *c, ev_message *out, int time
       return -1;
     }
     if (fetched) continue;
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - clock_mono_ms();
     if (left <= 0) return 0;
     if (!c->member) { /* another consumer is active: try again shortly */
       poll(NULL, 0, (int)(left < MEMBER_RETRY_MS ? left : MEMBER_RETRY_MS));

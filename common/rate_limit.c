@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/crypto.h"
 #include "common/log.h"
 #include "common/redis.h"
@@ -45,17 +46,11 @@ static _Thread_local unsigned long t_loaded_on;
 
 static atomic_llong next_warn_ms;
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Allows the request uncounted, with one warning per WARN_INTERVAL_MS across all threads. */
 static void fail_open(const rate_limit_rule *rule, const char *why, rate_limit_result *out) {
   out->allowed = true;
   out->failed_open = true;
-  long long now = mono_ms(), next = atomic_load(&next_warn_ms);
+  long long now = clock_mono_ms(), next = atomic_load(&next_warn_ms);
   if (now >= next && atomic_compare_exchange_strong(&next_warn_ms, &next, now + WARN_INTERVAL_MS))
     log_warn("rate limit %s not enforced, allowing requests: %s", rule && rule->name ? rule->name : "(unnamed)", why);
 }

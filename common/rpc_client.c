@@ -83,17 +83,29 @@ rpc_call_meta rpc_meta_as_service(const rpc_ctx *ctx, const char *service) {
   return rpc_meta_as_service_roles(ctx, service, NULL, 0);
 }
 
-rpc_call_meta rpc_meta_as_service_roles(const rpc_ctx *ctx, const char *service, const char *const *extra_roles,
-                                        int n_extra) {
+/* Signs "service:<service>" with {"service", extra roles...} into meta. */
+static void sign_service_identity(arena *a, rpc_call_meta *meta, const char *service, const char *const *extra_roles,
+                                  int n_extra) {
   enum { SERVICE_IDENTITY_TTL_S = 60 };
-  rpc_call_meta meta = rpc_meta_from_ctx(ctx);
-  meta.identity_raw = meta.identity_sig = NULL;
+  meta->identity_raw = meta->identity_sig = NULL;
   const char *roles[RPC_MAX_ROLES] = {"service"};
   int n = 1;
   for (int i = 0; i < n_extra && n < RPC_MAX_ROLES; i++) roles[n++] = extra_roles[i];
   if (service_identity_secret)
-    identity_sign(ctx->arena, service_identity_secret, arena_printf(ctx->arena, "service:%s", service), roles, n,
-                  (int64_t)time(NULL) + SERVICE_IDENTITY_TTL_S, &meta.identity_raw, &meta.identity_sig);
+    identity_sign(a, service_identity_secret, arena_printf(a, "service:%s", service), roles, n,
+                  (int64_t)time(NULL) + SERVICE_IDENTITY_TTL_S, &meta->identity_raw, &meta->identity_sig);
+}
+
+rpc_call_meta rpc_meta_as_service_roles(const rpc_ctx *ctx, const char *service, const char *const *extra_roles,
+                                        int n_extra) {
+  rpc_call_meta meta = rpc_meta_from_ctx(ctx);
+  sign_service_identity(ctx->arena, &meta, service, extra_roles, n_extra);
+  return meta;
+}
+
+rpc_call_meta rpc_meta_service(arena *a, const char *service) {
+  rpc_call_meta meta = {0};
+  sign_service_identity(a, &meta, service, NULL, 0);
   return meta;
 }
 

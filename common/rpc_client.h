@@ -37,6 +37,9 @@ rpc_call_meta rpc_meta_from_ctx(const rpc_ctx *ctx);
  * rpc_client_set_identity_secret. Without a secret the identity is left out. */
 void rpc_client_set_identity_secret(const char *secret);
 rpc_call_meta rpc_meta_as_service(const rpc_ctx *ctx, const char *service);
+/* The identity "service:<service>" with the role "service" alone, for calls a process makes on
+ * its own behalf (no incoming call to carry on): the gateway's key lookups and reports. */
+rpc_call_meta rpc_meta_service(arena *a, const char *service);
 /* The same identity with roles beyond "service" (the scheduler calls admin-only job methods
  * as "service:scheduler" holding {"service", "admin"}); at most RPC_MAX_ROLES in all. */
 rpc_call_meta rpc_meta_as_service_roles(const rpc_ctx *ctx, const char *service, const char *const *extra_roles,

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/descset.h"
 #include "common/identity.h"
 #include "common/log.h"
@@ -66,18 +67,6 @@ struct rpc_server {
 };
 
 /* ---- small helpers ---- */
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double mono_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static const char *metadata_get(arena *a, const grpc_metadata_array *md, const char *key, size_t max_len) {
   for (size_t i = 0; i < md->count; i++) {
@@ -256,7 +245,7 @@ static void ctx_init(rpc_server *s, call_slot *slot, arena *a, rpc_ctx *ctx) {
   const char *ipv = metadata_get(a, &slot->metadata, CLIENT_IP_HEADER, 128);
   const char *ips = metadata_get(a, &slot->metadata, CLIENT_IP_SIG_HEADER, 128);
   if (ipv && ips && s->cfg.identity_secret &&
-      client_ip_verify(a, s->cfg.identity_secret, ipv, ips, now_ms() / 1000, &ctx->client_ip)) {
+      client_ip_verify(a, s->cfg.identity_secret, ipv, ips, clock_real_ms() / 1000, &ctx->client_ip)) {
     ctx->client_ip_value = ipv;
     ctx->client_ip_sig = ips;
   } else {
@@ -267,7 +256,7 @@ static void ctx_init(rpc_server *s, call_slot *slot, arena *a, rpc_ctx *ctx) {
   const char *idv = metadata_get(a, &slot->metadata, IDENTITY_HEADER, 1024);
   const char *ids = metadata_get(a, &slot->metadata, IDENTITY_SIG_HEADER, 256);
   if (idv && ids && s->cfg.identity_secret &&
-      identity_verify(a, s->cfg.identity_secret, idv, ids, now_ms() / 1000, &ctx->caller)) {
+      identity_verify(a, s->cfg.identity_secret, idv, ids, clock_real_ms() / 1000, &ctx->caller)) {
     ctx->identity_raw = idv;
     ctx->identity_sig = ids;
   }
@@ -276,7 +265,7 @@ static void ctx_init(rpc_server *s, call_slot *slot, arena *a, rpc_ctx *ctx) {
                                 ? INT64_MAX
                                 : (int64_t)deadline.tv_sec * 1000 + deadline.tv_nsec / 1000000;
   int cap_ms = slot->method && slot->method->timeout_ms ? slot->method->timeout_ms : s->cfg.default_timeout_ms;
-  int64_t cap = cap_ms > 0 ? now_ms() + cap_ms : INT64_MAX;
+  int64_t cap = cap_ms > 0 ? clock_real_ms() + cap_ms : INT64_MAX;
   ctx->deadline_ms = client_deadline < cap ? client_deadline : cap;
 }
 
@@ -308,7 +297,7 @@ static rpc_status serve_unary(rpc_server *s, call_slot *slot, rpc_ctx *ctx, Prot
                         .reason = "MALFORMED_REQUEST"};
   rpc_status st = check_access(m, ctx);
   if (!rpc_ok(st)) return st;
-  if (ctx->deadline_ms != INT64_MAX && now_ms() >= ctx->deadline_ms)
+  if (ctx->deadline_ms != INT64_MAX && clock_real_ms() >= ctx->deadline_ms)
     return (rpc_status){.code = GRPC_STATUS_DEADLINE_EXCEEDED, .message = "deadline exceeded before start",
                         .reason = "DEADLINE_EXCEEDED"};
   *response = NULL;
@@ -319,7 +308,7 @@ static rpc_status serve_unary(rpc_server *s, call_slot *slot, rpc_ctx *ctx, Prot
 }
 
 static void serve_call(rpc_server *s, call_slot *slot) {
-  double started = mono_seconds();
+  double started = clock_mono_seconds();
   arena *a = arena_create(8192);
   rpc_ctx ctx;
   ctx_init(s, slot, a, &ctx);
@@ -337,7 +326,7 @@ static void serve_call(rpc_server *s, call_slot *slot) {
   }
   const char *label = slot->method ? slot->method->path : "unknown";
   metrics_add(s->m_handled, label, rpc_code_name(st.code), 1);
-  metrics_observe(s->m_latency, label, NULL, mono_seconds() - started);
+  metrics_observe(s->m_latency, label, NULL, clock_mono_seconds() - started);
   if (st.code == GRPC_STATUS_INTERNAL || st.code == GRPC_STATUS_UNKNOWN || st.code == GRPC_STATUS_DATA_LOSS)
     log_error("%s -> %s: %s", label, rpc_code_name(st.code), st.message ? st.message : "");
   else

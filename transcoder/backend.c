@@ -7,8 +7,8 @@
 #include <grpc/support/time.h>
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/rpc_client_internal.h"
 #include "common/rpc_server_internal.h"
@@ -20,18 +20,6 @@
 static grpc_completion_queue *cq;
 static pthread_t poller;
 static bool running;
-
-static int64_t realtime_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The call never reached a working backend (refused, reset, no instance ready): the
  * service's health problem, not an answer. Services say UNAVAILABLE with a reason of their own
@@ -69,14 +57,14 @@ static void finish(backend_call *bc, bool batch_ok) {
       bc->status = (rpc_status){.code = GRPC_STATUS_INTERNAL, .message = "backend sent no response", .reason = "INTERNAL"};
   }
   release_attempt(bc);
-  int64_t now = mono_ms();
+  int64_t now = clock_mono_ms();
   breaker_record(&bc->svc->breaker, now, counts_as_failure(&bc->status), now - bc->attempt_started_ms);
   if (unreachable(&bc->status) && bc->idempotent && bc->attempts < MAX_ATTEMPTS &&
-      bc->deadline_ms - realtime_ms() > MIN_RETRY_BUDGET_MS) {
+      bc->deadline_ms - clock_real_ms() > MIN_RETRY_BUDGET_MS) {
     int64_t retry_after = 0;
     if (breaker_allow(&bc->svc->breaker, now, &retry_after)) {
       if (start_attempt(bc)) return;
-      breaker_record(&bc->svc->breaker, mono_ms(), true, 0); /* every call let through is recorded */
+      breaker_record(&bc->svc->breaker, clock_mono_ms(), true, 0); /* every call let through is recorded */
     }
   }
   bc->done(bc, bc->user);
@@ -112,7 +100,7 @@ static bool start_attempt(backend_call *bc) {
   rpc_channel *ch = rpc_channel_get(bc->svc->grpc_target);
   if (!ch) return false;
   bc->attempts++;
-  bc->attempt_started_ms = mono_ms();
+  bc->attempt_started_ms = clock_mono_ms();
   bc->method = grpc_slice_from_copied_string(bc->method_name);
   bc->details = grpc_empty_slice();
   bc->recv = NULL;
@@ -141,7 +129,7 @@ backend_start_result backend_start(backend_call *bc, arena *a, backend_service *
                                    const rpc_call_meta *meta, const uint8_t *request, size_t len, int timeout_ms,
                                    bool idempotent, int64_t *retry_after_ms, backend_done_fn done, void *user) {
   memset(bc, 0, sizeof *bc);
-  if (!breaker_allow(&svc->breaker, mono_ms(), retry_after_ms)) return BACKEND_CIRCUIT_OPEN;
+  if (!breaker_allow(&svc->breaker, clock_mono_ms(), retry_after_ms)) return BACKEND_CIRCUIT_OPEN;
   bc->arena = a;
   bc->svc = svc;
   bc->method_name = method;
@@ -150,12 +138,12 @@ backend_start_result backend_start(backend_call *bc, arena *a, backend_service *
   bc->meta = kept;
   bc->request = request;
   bc->request_len = len;
-  bc->deadline_ms = realtime_ms() + timeout_ms;
+  bc->deadline_ms = clock_real_ms() + timeout_ms;
   bc->idempotent = idempotent;
   bc->done = done;
   bc->user = user;
   if (!start_attempt(bc)) {
-    breaker_record(&svc->breaker, mono_ms(), true, 0);
+    breaker_record(&svc->breaker, clock_mono_ms(), true, 0);
     return BACKEND_NOT_STARTED;
   }
   return BACKEND_STARTED;

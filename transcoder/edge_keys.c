@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/api_key.h"
+#include "common/clock.h"
 #include "common/identity.h"
 #include "common/log.h"
 #include "common/rpc_client.h"
@@ -40,12 +41,6 @@ static cached_key *buckets[BUCKETS];
 static int n_cached;
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static edge_keys_config g_cfg;
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static unsigned bucket_of(const char *key_id) {
   unsigned h = 2166136261u;
@@ -84,10 +79,7 @@ static char *dup_bounded(const char *s, size_t max) { return s && strlen(s) <= m
  * service cannot be asked (the request then fails with 503, not 401). */
 static cached_key *fetch(const char *key_id) {
   arena *a = arena_create(4096);
-  const char *roles[] = {"service"};
-  rpc_call_meta meta = {0};
-  identity_sign(a, g_cfg.identity_secret, "service:transcoder", roles, 1, (int64_t)time(NULL) + IDENTITY_TTL_S,
-                &meta.identity_raw, &meta.identity_sig);
+  rpc_call_meta meta = rpc_meta_service(a, "transcoder");
   Metro__Auth__V1__LookupApiKeyRequest req = METRO__AUTH__V1__LOOKUP_API_KEY_REQUEST__INIT;
   req.key_id = (char *)key_id;
   ProtobufCMessage *resp = NULL;
@@ -97,7 +89,7 @@ static cached_key *fetch(const char *key_id) {
   cached_key *e = calloc(1, sizeof *e);
   if (!e) abort();
   memcpy(e->key_id, key_id, KEY_ID_LEN + 1);
-  e->fetched_ms = mono_ms();
+  e->fetched_ms = clock_mono_ms();
   if (st.code == GRPC_STATUS_NOT_FOUND) {
     arena_destroy(a);
     return e;
@@ -132,7 +124,7 @@ static cached_key *fetch(const char *key_id) {
  * under the lock. False when the auth service could not be asked. */
 static bool lookup(arena *a, const char *key_id, cached_key *out) {
   unsigned b = bucket_of(key_id);
-  int64_t now = mono_ms();
+  int64_t now = clock_mono_ms();
   pthread_mutex_lock(&cache_lock);
   cached_key **slot = &buckets[b];
   while (*slot && strcmp((*slot)->key_id, key_id) != 0) slot = &(*slot)->next;

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/identity.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -74,12 +75,6 @@ static struct {
 } gw;
 
 /* ---- small helpers ---- */
-
-static double mono_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static bool printable_token(const char *s, size_t max) {
   size_t n = 0;
@@ -288,7 +283,7 @@ static void send_answer(gw_request *r) {
   char status[8];
   snprintf(status, sizeof status, "%d", r->http_status);
   metrics_add(gw.m_requests, r->route_label, status, 1);
-  metrics_observe(gw.m_latency, r->route_label, NULL, mono_seconds() - r->started);
+  metrics_observe(gw.m_latency, r->route_label, NULL, clock_mono_seconds() - r->started);
   http_respond(r->ex, &resp);
 }
 
@@ -559,7 +554,7 @@ static void on_request(http_exchange *ex, const http_request *req, void *user) {
   r->arena = req->arena;
   r->ex = ex;
   r->req = req;
-  r->started = mono_seconds();
+  r->started = clock_mono_seconds();
   r->route_label = "unmatched";
   const char *rid = http_request_header(req, "X-Request-Id");
   r->request_id = rid && printable_token(rid, 128) ? rid : new_request_id(req->arena);
@@ -664,7 +659,7 @@ bool gateway_start(const gateway_config *cfg, char *err, size_t errlen) {
   for (int i = 0; i < cfg->n_backends; i++)
     if (strcmp(cfg->backends[i].key, "management") == 0) management = cfg->backends[i].grpc_target;
   gateway_report_config rc = {.routes = gw.routes, .backends = cfg->backends, .n_backends = cfg->n_backends,
-                              .management_target = management, .identity_secret = cfg->identity_secret,
+                              .management_target = management,
                               .listen_addr = cfg->listen_addr, .port = http_server_port(gw.server),
                               .report_ms = cfg->report_ms};
   gateway_report_start(&rc);

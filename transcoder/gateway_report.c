@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/identity.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/periodic.h"
@@ -24,12 +24,6 @@ static metric_family *m_state, *m_failures, *m_rejected;
 static int64_t last_report_ms;
 static char instance_id[65];
 static int64_t start_unix;
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static Google__Protobuf__Timestamp *timestamp(arena *a, int64_t unix_ms) {
   Google__Protobuf__Timestamp *t = arena_alloc(a, sizeof *t);
@@ -68,7 +62,7 @@ static void send_report(arena *a) {
     r->idempotent = m->idempotent;
     inst->routes[inst->n_routes++] = r;
   }
-  int64_t now_mono = mono_ms(), now_unix_ms = (int64_t)time(NULL) * 1000;
+  int64_t now_mono = clock_mono_ms(), now_unix_ms = (int64_t)time(NULL) * 1000;
   inst->backends = arena_alloc(a, sizeof(void *) * (size_t)(g.n_backends ? g.n_backends : 1));
   for (int i = 0; i < g.n_backends; i++) {
     breaker_stats st;
@@ -87,10 +81,7 @@ static void send_report(arena *a) {
   }
   Metro__Management__V1__ReportGatewayRequest req = METRO__MANAGEMENT__V1__REPORT_GATEWAY_REQUEST__INIT;
   req.instance = inst;
-  const char *roles[] = {"service"};
-  rpc_call_meta meta = {0};
-  identity_sign(a, g.identity_secret, "service:transcoder", roles, 1, (int64_t)time(NULL) + 60, &meta.identity_raw,
-                &meta.identity_sig);
+  rpc_call_meta meta = rpc_meta_service(a, "transcoder");
   ProtobufCMessage *resp = NULL;
   rpc_status st = rpc_call_unary(rpc_channel_get(g.management_target), a,
                                  "/metro.management.v1.ManagementService/ReportGateway", &meta, &req.base,
@@ -109,7 +100,7 @@ static bool round_fn(periodic *p, void *arg) {
     metrics_set(m_failures, g.backends[i].key, NULL, (double)st.failures);
     metrics_set(m_rejected, g.backends[i].key, NULL, (double)st.rejected);
   }
-  int64_t now = mono_ms();
+  int64_t now = clock_mono_ms();
   if (g.management_target && g.report_ms > 0 && now - last_report_ms >= g.report_ms) {
     last_report_ms = now;
     arena *a = arena_create(65536);
@@ -134,7 +125,7 @@ void gateway_report_start(const gateway_report_config *cfg) {
   m_rejected = metrics_gauge("metro_gateway_breaker_rejections",
                              "Requests refused with 503 while a service's circuit was open, since start.", "service",
                              NULL);
-  last_report_ms = mono_ms() - g.report_ms; /* the first report goes out at once */
+  last_report_ms = clock_mono_ms() - g.report_ms; /* the first report goes out at once */
   ticker = periodic_start("gateway-report", 1, ROUND_MS, round_fn, NULL);
 }
 

@@ -11,7 +11,6 @@ typedef struct gateway_report_config {
   backend_service *backends;
   int n_backends;
   const char *management_target; /* NULL: no reports (metrics only) */
-  const char *identity_secret;
   const char *listen_addr;
   int port;
   int report_ms;

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 #define MAX_EVENTS 256
@@ -96,12 +97,6 @@ struct http_server {
 static const char WAKE_TAG_ = 0, LISTEN_TAG_ = 0;
 #define WAKE_TAG ((void *)&WAKE_TAG_)
 #define LISTEN_TAG ((void *)&LISTEN_TAG_)
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *status_text(int status) {
   switch (status) {
@@ -236,7 +231,7 @@ static void conn_close(conn *c) {
 static void idle(conn *c) {
   c->state = C_HEAD;
   c->request_started = false;
-  c->deadline_ms = now_ms() + c->owner->server->cfg.idle_timeout_ms;
+  c->deadline_ms = clock_mono_ms() + c->owner->server->cfg.idle_timeout_ms;
 }
 
 static void process_input(conn *c);
@@ -267,7 +262,7 @@ static bool flush(conn *c) {
   if (c->close_after) {
     shutdown(c->fd, SHUT_WR);
     c->state = C_LINGER;
-    c->deadline_ms = now_ms() + LINGER_MS;
+    c->deadline_ms = clock_mono_ms() + LINGER_MS;
     set_interest(c, EPOLLIN);
     return false;
   }
@@ -283,7 +278,7 @@ static void start_writing(conn *c, char *bytes, size_t len, bool close) {
   c->out_len = len;
   c->out_off = 0;
   c->close_after = close;
-  c->deadline_ms = now_ms() + c->owner->server->cfg.idle_timeout_ms;
+  c->deadline_ms = clock_mono_ms() + c->owner->server->cfg.idle_timeout_ms;
   flush(c);
 }
 
@@ -398,7 +393,7 @@ static void process_input(conn *c) {
     if (c->state == C_HEAD) {
       if (!c->request_started) {
         c->request_started = true;
-        c->deadline_ms = now_ms() + s->cfg.request_deadline_ms;
+        c->deadline_ms = clock_mono_ms() + s->cfg.request_deadline_ms;
       }
       size_t used = 0;
       http_parse_error perr;
@@ -451,38 +446,35 @@ static void linger_read(conn *c) {
   }
 }
 
+/* One read per readiness report (epoll is level-triggered: more data reports again). */
 static void on_readable(conn *c) {
   http_server *s = c->owner->server;
   if (c->state == C_LINGER) {
     linger_read(c);
     return;
   }
+  if (c->state != C_HEAD && c->state != C_BODY) return;
   size_t cap = s->cfg.limits.max_head + 4096;
-  for (;;) {
-    if (c->state != C_HEAD && c->state != C_BODY) return;
-    if (c->in_len == c->in_cap) {
-      if (c->in_cap >= cap) return; /* full; the parser will have refused an oversized head */
-      size_t grown = c->in_cap ? c->in_cap * 2 : FIRST_INPUT_CAP;
-      if (grown > cap) grown = cap;
-      c->in = realloc(c->in, grown);
-      if (!c->in) abort();
-      c->in_cap = grown;
-    }
-    ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-      conn_close(c);
-      return;
-    }
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    c->in_len += (size_t)n;
-    process_input(c);
-    /* The state machine may have closed c: only keep reading while it still reads. */
+  if (c->in_len == c->in_cap) {
+    if (c->in_cap >= cap) return; /* full; the parser will have refused an oversized head */
+    size_t grown = c->in_cap ? c->in_cap * 2 : FIRST_INPUT_CAP;
+    if (grown > cap) grown = cap;
+    c->in = realloc(c->in, grown);
+    if (!c->in) abort();
+    c->in_cap = grown;
+  }
+  ssize_t n;
+  do n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+  if (n <= 0) {
+    conn_close(c);
     return;
   }
+  c->in_len += (size_t)n;
+  process_input(c); /* may close c */
 }
+
 
 static void accept_all(loop *l) {
   http_server *s = l->server;
@@ -588,7 +580,7 @@ static void *loop_main(void *arg) {
     }
     drain_done(l);
     refresh_date(l);
-    sweep(l, now_ms());
+    sweep(l, clock_mono_ms());
   }
   while (l->conns) conn_close(l->conns);
   drain_done(l);

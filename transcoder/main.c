@@ -146,6 +146,7 @@ int main(void) {
     return 2;
   }
   log_init("transcoder", (log_level)level);
+  rpc_client_set_identity_secret(secret); /* the gateway's own calls: key lookups, reports */
   breaker_config breakers = {.failure_threshold = (int)breaker_failures, .open_ms = (int)breaker_open_ms,
                              .slow_call_ms = (int)breaker_slow_ms};
   static backend_service backends[MAX_BACKENDS];

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/redis.h"
@@ -30,12 +31,6 @@ void pub_cache_init(const pub_cache_settings *s) {
   m_lookups = metrics_counter("metro_public_cache_total",
                               "Public cache lookups by kind and result (hit, miss, stale, bypass, error)", "kind",
                               "result");
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int stale_ttl(pub_kind k) { return kind_stale_ttl_s[k] ? kind_stale_ttl_s[k] : g_settings.stale_ttl_s; }
@@ -93,7 +88,7 @@ static void store(rpc_ctx *ctx, const pub_cache_key *key, const char *entry_key,
   if (n == 0) return;
   uint8_t *packed = arena_alloc(ctx->arena, n);
   protobuf_c_message_pack(msg, packed);
-  pub_entry e = {.kind_gen = l->kind_gen, .scope_gen = l->scope_gen, .filled_ms = now_ms(), .payload = packed,
+  pub_entry e = {.kind_gen = l->kind_gen, .scope_gen = l->scope_gen, .filled_ms = clock_real_ms(), .payload = packed,
                  .payload_len = n};
   size_t len;
   uint8_t *value = pub_entry_encode(ctx->arena, &e, &len);
@@ -113,7 +108,7 @@ rpc_status pub_cache_get(rpc_ctx *ctx, const pub_cache_key *key, const ProtobufC
     *source = PUB_FROM_SOURCE_NO_CACHE;
     return fetch(ctx, arg, out);
   }
-  if (l.have_entry && pub_entry_fresh(&l.entry, l.kind_gen, l.scope_gen, now_ms(), g_settings.ttl_s)) {
+  if (l.have_entry && pub_entry_fresh(&l.entry, l.kind_gen, l.scope_gen, clock_real_ms(), g_settings.ttl_s)) {
     ProtobufCMessage *m = unpack(ctx, type, &l.entry);
     if (m) {
       count(key->kind, "hit");
@@ -136,7 +131,7 @@ rpc_status pub_cache_get(rpc_ctx *ctx, const pub_cache_key *key, const ProtobufC
     if (m) {
       count(key->kind, "stale");
       log_warn("public cache: source unreachable (%s); serving %s from %lld s ago", rpc_code_name(st.code), entry_key,
-               (long long)((now_ms() - l.entry.filled_ms) / 1000));
+               (long long)((clock_real_ms() - l.entry.filled_ms) / 1000));
       *source = PUB_FROM_STALE;
       *out = m;
       return RPC_OK;
