@@ -89,6 +89,13 @@ echo "round robin over two instances, one SIGKILLed: $total GETs, $failed not 20
 
 # 2. The remaining instance frozen: three calls time out, then the circuit is open.
 kill -STOP "$a_pid"
+# SIGSTOP lands asynchronously: wait until every thread of the process is stopped.
+stopped=""
+for _ in $(seq 1 100); do
+  if ! grep -h '^State:' /proc/"$a_pid"/task/*/status | grep -qv 'T (stopped)'; then stopped=1; break; fi
+  sleep 0.02
+done
+[ -n "$stopped" ] || fail "the echo service did not stop"
 frozen=()
 for i in 1 2 3; do
   curl -s -o /dev/null -w '%{http_code}\n' "$base/v1/echo?tags=frozen$i" >"$work/frozen$i.txt" &
