@@ -443,7 +443,9 @@ static bool int_from_text(pj_ctx *c, ProtobufCType t, const char *s, size_t n, p
 
 static bool store_floating(pj_ctx *c, ProtobufCType t, double d, pj_scalar *out) {
   if (t == PROTOBUF_C_TYPE_FLOAT) {
-    if (isfinite(d) && fabs(d) > FLT_MAX) return pj_fail(c, "value out of range for float");
+    /* In range when it rounds to a finite float: below FLT_MAX plus half its last unit, so
+     * FLT_MAX written with 9 digits (3.4028235e38, a little above it) reads back. */
+    if (isfinite(d) && fabs(d) >= 0x1.ffffffp+127) return pj_fail(c, "value out of range for float");
     out->f = (float)d;
   } else {
     out->d = d;
