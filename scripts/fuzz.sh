@@ -17,7 +17,11 @@ cmake --build "$dir" --target fuzz_request
 mkdir -p "$dir/corpus" "$dir/artifacts"
 log="$dir/fuzz.log"
 echo "fuzz: fuzz_request for ${seconds}s (log: $log)"
-if "$dir/test/fuzz/fuzz_request" -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=4096 \
+# METRO_FUZZ_SEED / METRO_FUZZ_RUNS (make test sets both): the same inputs on every run.
+repeat=()
+[ -z "${METRO_FUZZ_SEED:-}" ] || repeat+=(-seed="$METRO_FUZZ_SEED")
+[ -z "${METRO_FUZZ_RUNS:-}" ] || repeat+=(-runs="$METRO_FUZZ_RUNS")
+if "$dir/test/fuzz/fuzz_request" "${repeat[@]}" -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=4096 \
     -dict=test/fuzz/request.dict -artifact_prefix="$dir/artifacts/" -print_final_stats=1 \
     "$dir/corpus" test/fuzz/corpus test/fuzz/regressions >"$log" 2>&1; then
   grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true
