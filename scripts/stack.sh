@@ -45,8 +45,18 @@ service_table=(
 services=()
 for row in "${service_table[@]}"; do services+=("${row%%|*}"); done
 
-port_for() { # name default
-  if [ "${METRO_STACK_FREE_PORTS:-0}" = 1 ]; then "$here/free-port.sh"; else echo "$2"; fi
+port_for() { # name default; a free port is never handed out twice in one stack (the gateway's is
+  # chosen first but bound last, and the kernel may offer it again meanwhile)
+  if [ "${METRO_STACK_FREE_PORTS:-0}" != 1 ]; then echo "$2"; return; fi
+  local p
+  mkdir -p "$dir"
+  touch "$dir/ports.used"
+  for _ in $(seq 1 20); do
+    p=$("$here/free-port.sh")
+    grep -qx "$p" "$dir/ports.used" || break
+  done
+  echo "$p" >>"$dir/ports.used"
+  echo "$p"
 }
 
 stop_pid() {

@@ -1,5 +1,5 @@
-/* The gateway's HTTP/1.1 server (see http_server.h). Each loop thread owns its listener (the
- * kernel spreads connections over SO_REUSEPORT sockets), its connections and their deadlines;
+/* The gateway's HTTP/1.1 server (see http_server.h). The loop threads share one listening socket
+ * (EPOLLEXCLUSIVE: one is woken per connection); each owns its connections and their deadlines;
  * answers made on other threads reach the owner through a locked list and an eventfd. */
 #include "transcoder/http_server.h"
 
@@ -627,7 +627,6 @@ static int listen_socket(const struct sockaddr_in *addr, char *err, size_t errle
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
       bind(fd, (const struct sockaddr *)addr, sizeof *addr) != 0 || listen(fd, 4096) != 0) {
     snprintf(err, errlen, "cannot listen on port %d: %s", ntohs(addr->sin_port), strerror(errno));
     if (fd >= 0) close(fd);
@@ -666,24 +665,24 @@ http_server *http_server_start(const http_server_config *cfg, char *err, size_t 
     loop *l = &s->loops[i];
     l->server = s;
     pthread_mutex_init(&l->done_lock, NULL);
-    l->listen_fd = listen_socket(&addr, err, errlen);
+    /* One listening socket shared by every loop (EPOLLEXCLUSIVE wakes one of them per
+     * connection); not SO_REUSEPORT, which would let a second process on the same port
+     * silently take half of the connections instead of failing to start. */
+    l->listen_fd = i == 0 ? listen_socket(&addr, err, errlen) : s->loops[0].listen_fd;
     if (l->listen_fd < 0) {
-      for (int k = 0; k < i; k++) close(s->loops[k].listen_fd);
       free(s->loops);
       free(s);
       return NULL;
     }
     if (i == 0) {
-      /* Port 0: every loop binds the port the first one got. */
       struct sockaddr_in bound;
       socklen_t bl = sizeof bound;
       getsockname(l->listen_fd, (struct sockaddr *)&bound, &bl);
-      addr.sin_port = bound.sin_port;
       s->port = ntohs(bound.sin_port);
     }
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = LISTEN_TAG};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = LISTEN_TAG};
     epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->listen_fd, &ev);
     ev.data.ptr = WAKE_TAG;
     epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wake_fd, &ev);
@@ -698,10 +697,8 @@ int http_server_port(const http_server *s) { return s->port; }
 void http_server_stop(http_server *s, int wait_ms) {
   if (!s) return;
   atomic_store(&s->stopping, true);
-  for (int i = 0; i < s->n_loops; i++) {
-    epoll_ctl(s->loops[i].epfd, EPOLL_CTL_DEL, s->loops[i].listen_fd, NULL);
-    close(s->loops[i].listen_fd);
-  }
+  for (int i = 0; i < s->n_loops; i++) epoll_ctl(s->loops[i].epfd, EPOLL_CTL_DEL, s->loops[i].listen_fd, NULL);
+  close(s->loops[0].listen_fd);
   for (int waited = 0; atomic_load(&s->in_flight) > 0 && waited < wait_ms; waited += 10)
     nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
   /* Give the loops a moment to write the last answers. */

@@ -1,4 +1,4 @@
-/* The gateway's HTTP/1.1 server: epoll loops (one per thread, SO_REUSEPORT), strict parsing
+/* The gateway's HTTP/1.1 server: epoll loops (one per thread, one shared listener), strict parsing
  * (http_parse.h), a deadline for each whole request, keep-alive, and answers from any thread. */
 #ifndef METRO_HTTP_SERVER_H
 #define METRO_HTTP_SERVER_H
