@@ -264,7 +264,8 @@ static bool oa_queryable(const descset *d, const oa_field *f) {
   return true;
 }
 
-/* A template in OpenAPI form ("/v1/{name=...}:echo" -> "/v1/{name}:echo"), adding path parameters. */
+/* A template in OpenAPI form ("/v1/{name=...}:echo" -> "/v1/{name}:echo", "/v1/r/{id}.csv" as is),
+ * adding path parameters. */
 static void oa_path(oa_ctx *c, const route *r, char *out, size_t cap, json_t *params) {
   const path_template *t = r->tpl;
   size_t o = 0;
@@ -303,7 +304,7 @@ static void oa_path(oa_ctx *c, const route *r, char *out, size_t cap, json_t *pa
     if (w < 0 || (size_t)w >= cap - o) return;
     o += (size_t)w;
   }
-  if (t->verb) snprintf(out + o, cap - o, ":%s", t->verb);
+  if (t->tail) snprintf(out + o, cap - o, "%c%s", path_template_tail_separator(t->tail_kind), t->tail);
 }
 
 static void oa_query_params(oa_ctx *c, const route *r, json_t *params) {

@@ -1,5 +1,5 @@
-/* Path template parser (the google/api/http.proto grammar), request path splitting and
- * variable binding with the spec's percent-decoding rules. */
+/* Path template parser (the google/api/http.proto grammar plus Metro's ".ext" suffix), request
+ * path splitting and variable binding with the spec's percent-decoding rules. */
 #include "transcoder/path_template.h"
 
 #include <stdarg.h>
@@ -47,6 +47,11 @@ static bool pt_is_hex(char c) {
 static bool pt_is_literal_char(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   return c != '\0' && strchr("-._~!$&'()+,;@%", c) != NULL;
+}
+
+/* Characters of a ".ext" suffix, in a template and in a request. */
+static bool pt_is_suffix_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
 static bool pt_is_ident_start(char c) {
@@ -150,6 +155,40 @@ static bool pt_parse_segments(pt_parser *ps) {
   }
 }
 
+/* Whether a ".ext" may follow what was parsed: a last variable of one "*" segment, just closed. */
+static bool pt_suffix_may_follow(const pt_parser *ps) {
+  const path_template *t = ps->t;
+  if (ps->p == ps->text || ps->p[-1] != '}' || t->n_variables == 0) return false;
+  const pt_variable *v = &t->variables[t->n_variables - 1];
+  return v->last == t->n_segments && v->last - v->first == 1 && t->segments[v->first].kind == PT_WILDCARD;
+}
+
+/* The ":verb" or ".ext" ending a template, ps->p at its separator. */
+static bool pt_parse_tail(pt_parser *ps) {
+  path_template *t = ps->t;
+  bool suffix = *ps->p == '.';
+  if (suffix && !pt_suffix_may_follow(ps))
+    return pt_error(ps, "an extension \".ext\" may only follow a last variable {name} or {name=*}");
+  ps->p++;
+  size_t n = 0;
+  if (suffix) {
+    while (pt_is_suffix_char(ps->p[n])) n++;
+    if (ps->p[n] == ':') {
+      ps->p += n;
+      return pt_error(ps, "a verb and an extension together");
+    }
+    if (n == 0 || n > PT_MAX_SUFFIX_LEN || ps->p[n] != '\0')
+      return pt_error(ps, "bad extension (1 to %d letters or digits, ending the template)", PT_MAX_SUFFIX_LEN);
+  } else {
+    if (!pt_scan_literal(ps, &n)) return false;
+    if (n == 0 || ps->p[n] != '\0') return pt_error(ps, "bad verb");
+  }
+  t->tail_kind = suffix ? PT_TAIL_SUFFIX : PT_TAIL_VERB;
+  t->tail = pt_store(ps, ps->p, n);
+  ps->p += n;
+  return true;
+}
+
 path_template *path_template_parse(const char *text, char *err, size_t errlen) {
   if (err && errlen) err[0] = '\0';
   path_template *t = calloc(1, sizeof(*t));
@@ -170,17 +209,7 @@ path_template *path_template_parse(const char *text, char *err, size_t errlen) {
   }
   ps.p++;
   if (!pt_parse_segments(&ps)) goto done;
-  if (*ps.p == ':') {
-    ps.p++;
-    size_t n;
-    if (!pt_scan_literal(&ps, &n)) goto done;
-    if (n == 0 || ps.p[n] != '\0') {
-      pt_error(&ps, "bad verb");
-      goto done;
-    }
-    t->verb = pt_store(&ps, ps.p, n);
-    ps.p += n;
-  }
+  if ((*ps.p == ':' || *ps.p == '.') && !pt_parse_tail(&ps)) goto done;
   if (*ps.p == '}') {
     pt_error(&ps, "unbalanced '}'");
     goto done;
@@ -208,7 +237,31 @@ bool path_template_single_segment(const path_template *t, const pt_variable *v) 
   return v->last - v->first == 1 && t->segments[v->first].kind != PT_DEEP_WILDCARD;
 }
 
-bool pt_request_split(const char *path, bool split_verb, pt_request *out) {
+char path_template_tail_separator(pt_tail_kind kind) {
+  return kind == PT_TAIL_VERB ? ':' : kind == PT_TAIL_SUFFIX ? '.' : '\0';
+}
+
+/* Cuts the last segment's ":verb" / ".ext" off when it reads as one. */
+static void pt_split_tail(pt_request *r, pt_tail_kind kind) {
+  int last = r->n_segments - 1;
+  const char *seg = r->segments[last];
+  size_t n = r->lengths[last];
+  const char *sep = memrchr(seg, path_template_tail_separator(kind), n);
+  if (!sep || sep == seg || sep == seg + n - 1) return; /* no separator, empty name or empty tail */
+  const char *tail = sep + 1;
+  size_t tail_len = (size_t)(seg + n - tail);
+  if (kind == PT_TAIL_SUFFIX) {
+    if (tail_len > PT_MAX_SUFFIX_LEN) return;
+    for (size_t i = 0; i < tail_len; i++)
+      if (!pt_is_suffix_char(tail[i])) return;
+  }
+  r->tail_kind = kind;
+  r->tail = tail;
+  r->tail_len = tail_len;
+  r->lengths[last] = (size_t)(sep - seg);
+}
+
+bool pt_request_split(const char *path, pt_tail_kind tail, pt_request *out) {
   memset(out, 0, sizeof(*out));
   if (!path || path[0] != '/') return false;
   size_t len = strnlen(path, PT_MAX_PATH_LEN + 1);
@@ -224,17 +277,7 @@ bool pt_request_split(const char *path, bool split_verb, pt_request *out) {
     if (!slash) break;
     p = slash + 1;
   }
-  if (split_verb) {
-    int last = out->n_segments - 1;
-    const char *seg = out->segments[last];
-    size_t n = out->lengths[last];
-    const char *colon = memrchr(seg, ':', n);
-    if (colon && colon > seg && colon < seg + n - 1) {
-      out->verb = colon + 1;
-      out->verb_len = (size_t)(seg + n - colon - 1);
-      out->lengths[last] = (size_t)(colon - seg);
-    }
-  }
+  if (tail == PT_TAIL_VERB || tail == PT_TAIL_SUFFIX) pt_split_tail(out, tail);
   return true;
 }
 
@@ -243,8 +286,8 @@ static bool pt_literal_equals(const char *lit, const char *s, size_t n) {
 }
 
 bool path_template_accepts(const path_template *t, const pt_request *req) {
-  if ((t->verb == NULL) != (req->verb == NULL)) return false;
-  if (t->verb && !pt_literal_equals(t->verb, req->verb, req->verb_len)) return false;
+  if (t->tail_kind != req->tail_kind) return false;
+  if (t->tail && !pt_literal_equals(t->tail, req->tail, req->tail_len)) return false;
   int i = 0;
   for (; i < t->n_segments; i++) {
     const pt_segment *seg = &t->segments[i];

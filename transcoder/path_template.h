@@ -1,5 +1,6 @@
-/* google.api.http path templates: parsing "/v1/{name=stations/ID}:verb" into segments and
- * variables, splitting request paths, and binding percent-decoded variable values. */
+/* google.api.http path templates: parsing "/v1/{name=stations/ID}:verb" (or Metro's
+ * "/v1/reports/{id}.csv") into segments and variables, splitting request paths, and binding
+ * percent-decoded variable values. */
 #ifndef METRO_PATH_TEMPLATE_H
 #define METRO_PATH_TEMPLATE_H
 
@@ -13,6 +14,7 @@
 #define PT_MAX_VARIABLES 16    /* per template */
 #define PT_MAX_PATH_LEN 4096   /* request path, without query string */
 #define PT_MAX_REQUEST_SEGMENTS 64
+#define PT_MAX_SUFFIX_LEN 16   /* ".ext": 1 to 16 letters or digits */
 
 typedef enum {
   PT_LITERAL,       /* exact text */
@@ -25,6 +27,18 @@ typedef struct pt_segment {
   const char *literal; /* PT_LITERAL only */
 } pt_segment;
 
+/* What may follow the last segment, after its separator: a google.api.http ":verb", or
+ * Metro's extension, a file-name suffix ".ext" after a last single-segment variable
+ * ("{name}.csv", "{name=*}.csv"; [A-Za-z0-9], 1 to PT_MAX_SUFFIX_LEN). Never both. */
+typedef enum {
+  PT_TAIL_NONE,   /* the last segment is plain */
+  PT_TAIL_VERB,   /* ':' */
+  PT_TAIL_SUFFIX, /* '.' */
+} pt_tail_kind;
+
+/* ':' for a verb, '.' for an extension, '\0' for none. */
+char path_template_tail_separator(pt_tail_kind kind);
+
 typedef struct pt_variable {
   const char *field_path; /* "inner.label" */
   int first, last;        /* the segments it captures: [first, last) */
@@ -35,7 +49,8 @@ typedef struct path_template {
   int n_segments;
   pt_variable variables[PT_MAX_VARIABLES];
   int n_variables;
-  const char *verb; /* NULL when the template has no ":verb" */
+  pt_tail_kind tail_kind;
+  const char *tail; /* the verb or extension without its separator; NULL with PT_TAIL_NONE */
   char *storage;    /* owns every string above */
 } path_template;
 
@@ -51,16 +66,19 @@ typedef struct pt_request {
   const char *segments[PT_MAX_REQUEST_SEGMENTS];
   size_t lengths[PT_MAX_REQUEST_SEGMENTS];
   int n_segments;
-  const char *verb; /* NULL when not split */
-  size_t verb_len;
+  pt_tail_kind tail_kind; /* PT_TAIL_NONE when not split */
+  const char *tail;       /* the verb or extension, not NUL-terminated; NULL when not split */
+  size_t tail_len;
 } pt_request;
 
-/* Splits "/a/b/c:verb". With split_verb, a ":verb" suffix of the last segment is split off (at
- * its last ':'; an empty verb or name is not split). False for a path that is not absolute, too
- * long, has too many or empty segments. */
-bool pt_request_split(const char *path, bool split_verb, pt_request *out);
+/* Splits "/a/b/c:verb" or "/a/b/c.ext" into segments. `tail` says which reading of the last
+ * segment to take: PT_TAIL_VERB splits off ":verb" at its last ':', PT_TAIL_SUFFIX ".ext" at its
+ * last '.' (when ext is 1 to PT_MAX_SUFFIX_LEN letters or digits); the part before must not be
+ * empty, nor the verb, else nothing is split. Only a raw ':' or '.' separates (never %3A, %2E).
+ * False for a path that is not absolute, too long, has too many or empty segments. */
+bool pt_request_split(const char *path, pt_tail_kind tail, pt_request *out);
 
-/* Whether the template's segment kinds and literals accept the request's segments and verb. */
+/* Whether the template's segment kinds and literals accept the request's segments and tail. */
 bool path_template_accepts(const path_template *t, const pt_request *req);
 
 typedef struct pt_binding {

@@ -129,9 +129,10 @@ static const rt_node *rt_find_literal(const rt_node *n, const char *s, size_t le
   return NULL;
 }
 
-static bool rt_same_verb(const char *a, const char *b) {
-  if (!a || !b) return a == b;
-  return strcmp(a, b) == 0;
+/* Whether two templates end alike: no tail, or the same ":verb", or the same ".ext". */
+static bool rt_same_tail(const path_template *a, const path_template *b) {
+  if (a->tail_kind != b->tail_kind) return false;
+  return !a->tail || strcmp(a->tail, b->tail) == 0;
 }
 
 static void rt_insert(rt_builder *b, const route *r) {
@@ -149,7 +150,7 @@ static void rt_insert(rt_builder *b, const route *r) {
   }
   for (int i = 0; i < n->n_routes; i++) {
     const route *o = n->routes[i];
-    if (strcmp(o->http_method, r->http_method) == 0 && rt_same_verb(o->tpl->verb, r->tpl->verb)) {
+    if (strcmp(o->http_method, r->http_method) == 0 && rt_same_tail(o->tpl, r->tpl)) {
       rt_fail(b, "route %s %s of %s clashes with %s %s of %s", r->http_method, r->template_text,
               r->method->path, o->http_method, o->template_text, o->method->path);
       return;
@@ -296,14 +297,15 @@ typedef struct rt_search {
   int visits;
 } rt_search;
 
-static bool rt_verb_accepts(const route *r, const pt_request *req) {
-  if (!r->tpl->verb || !req->verb) return !r->tpl->verb && !req->verb;
-  return strncmp(r->tpl->verb, req->verb, req->verb_len) == 0 && r->tpl->verb[req->verb_len] == '\0';
+static bool rt_tail_accepts(const route *r, const pt_request *req) {
+  const path_template *t = r->tpl;
+  if (t->tail_kind != req->tail_kind) return false;
+  return !t->tail || (strncmp(t->tail, req->tail, req->tail_len) == 0 && t->tail[req->tail_len] == '\0');
 }
 
 static void rt_take(rt_search *s, const rt_node *n) {
   for (int i = 0; i < n->n_routes && s->n_found < RT_MAX_CANDIDATES; i++)
-    if (rt_verb_accepts(n->routes[i], s->req)) s->found[s->n_found++] = n->routes[i];
+    if (rt_tail_accepts(n->routes[i], s->req)) s->found[s->n_found++] = n->routes[i];
 }
 
 /* Collects the routes accepting req's segments from index i, most specific first. */
@@ -320,19 +322,20 @@ static void rt_collect(const rt_node *n, int i, rt_search *s) {
   if (n->deep) rt_take(s, n->deep);
 }
 
-/* Candidates for a path: a ":verb" reading of the last segment decides when any route takes it,
- * otherwise the whole last segment is a plain segment. False for an unusable path. */
+/* Candidates for a path. The last segment is read as "name:verb", then as "name.ext": the first
+ * reading some route takes decides; otherwise the whole last segment is a plain segment. False
+ * for an unusable path. */
 static bool rt_candidates(const route_table *t, const char *path, pt_request *req, rt_search *s) {
+  static const pt_tail_kind readings[] = {PT_TAIL_VERB, PT_TAIL_SUFFIX, PT_TAIL_NONE};
   memset(s, 0, sizeof(*s));
   s->req = req;
-  if (!pt_request_split(path, true, req)) return false;
-  if (req->verb) {
+  for (size_t i = 0; i < sizeof readings / sizeof readings[0]; i++) {
+    if (!pt_request_split(path, readings[i], req)) return false;
+    if (req->tail_kind != readings[i]) continue; /* the last segment does not read that way */
+    s->visits = 0;
     rt_collect(t->root, 0, s);
     if (s->n_found) return true;
-    pt_request_split(path, false, req);
-    s->visits = 0;
   }
-  rt_collect(t->root, 0, s);
   return true;
 }
 

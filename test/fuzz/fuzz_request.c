@@ -128,9 +128,10 @@ static void fz_template(arena *a, const char *text) {
   path_template *t = path_template_parse(text, err, sizeof err);
   if (!t) return;
   for (int i = 0; i < t->n_variables; i++) (void)path_template_single_segment(t, &t->variables[i]);
-  for (int split = 0; split < 2; split++) {
+  static const pt_tail_kind readings[] = {PT_TAIL_NONE, PT_TAIL_VERB, PT_TAIL_SUFFIX};
+  for (size_t i = 0; i < sizeof readings / sizeof readings[0]; i++) {
     pt_request req;
-    if (!pt_request_split(text, split, &req) || !path_template_accepts(t, &req)) continue;
+    if (!pt_request_split(text, readings[i], &req) || !path_template_accepts(t, &req)) continue;
     pt_binding out[PT_MAX_VARIABLES];
     int n = 0;
     (void)path_template_bind(t, &req, a, out, &n);

@@ -403,6 +403,99 @@ static void test_same_template_other_method_or_verb_is_fine(void **state) {
   descset_free(d);
 }
 
+/* ---- ".ext" suffixes ---- */
+
+static const rule_spec report_specs[] = {
+    {"GetReport", "GET", "/v1/reports/{id}", NULL},
+    {"GetReportCsv", "GET", "/v1/reports/{id}.csv", NULL},
+    {"GetReportSvg", "GET", "/v1/reports/{id}.svg", NULL},
+    {"GetChart", "GET", "/v1/reports/{id}/charts/{other}.svg", NULL},
+    {"DeleteReport", "DELETE", "/v1/reports/{id}", NULL},
+    {"ExportCsv", "POST", "/v1/reports/{id}:csv", "*"},
+    {"GetStation", "GET", "/v1/stations/{id}", NULL},
+};
+enum { N_REPORT_SPECS = sizeof report_specs / sizeof report_specs[0] };
+
+static int setup_reports(void **state) {
+  fixture *f = calloc(1, sizeof(*f));
+  char err[512] = "";
+  f->t = build_from(report_specs, N_REPORT_SPECS, &f->d, err, sizeof err);
+  if (!f->t) fail_msg("route_table_build: %s", err);
+  f->a = arena_create(0);
+  *state = f;
+  return 0;
+}
+
+#define SVC "/t.v1.Svc/"
+
+/* The route found for GET path, and its first variable's value. */
+static void expect_get(fixture *f, const char *path, const char *method, const char *id) {
+  const route_match *m = expect_found(f, "GET", path, method);
+  assert_string_equal(m->bindings[0].field_path, "id");
+  if (strcmp(m->bindings[0].value, id) != 0)
+    fail_msg("GET %s: id \"%s\", expected \"%s\"", path, m->bindings[0].value, id);
+}
+
+static void test_suffix_routes_match_and_bind_the_name(void **state) {
+  fixture *f = *state;
+  expect_get(f, "/v1/reports/r-1", SVC "GetReport", "r-1");
+  expect_get(f, "/v1/reports/r-1.csv", SVC "GetReportCsv", "r-1");
+  expect_get(f, "/v1/reports/r-1.svg", SVC "GetReportSvg", "r-1");
+  expect_get(f, "/v1/reports/r.2024.csv", SVC "GetReportCsv", "r.2024");
+  expect_get(f, "/v1/reports/q%201%2F2.csv", SVC "GetReportCsv", "q 1/2");
+  const route_match *m = expect_found(f, "GET", "/v1/reports/r-1/charts/by.hour.svg", SVC "GetChart");
+  assert_int_equal(m->n_bindings, 2);
+  assert_string_equal(m->bindings[0].value, "r-1");
+  assert_string_equal(m->bindings[1].field_path, "other");
+  assert_string_equal(m->bindings[1].value, "by.hour");
+  assert_int_equal(result_of(f, "GET", "/v1/reports/r-1/charts/c"), ROUTE_NOT_FOUND);
+  assert_int_equal(result_of(f, "GET", "/v1/reports/r-1/charts/c.png"), ROUTE_NOT_FOUND);
+  assert_int_equal(result_of(f, "GET", "/v1/reports/r-1/charts/.svg"), ROUTE_NOT_FOUND);
+  assert_int_equal(result_of(f, "GET", "/v1/reports/%zz.csv"), ROUTE_NOT_FOUND);
+}
+
+static void test_a_suffix_no_route_takes_stays_part_of_the_segment(void **state) {
+  fixture *f = *state;
+  expect_get(f, "/v1/reports/r-1.pdf", SVC "GetReport", "r-1.pdf");
+  expect_get(f, "/v1/reports/r-1.CSV", SVC "GetReport", "r-1.CSV"); /* extensions compare exactly */
+  expect_get(f, "/v1/reports/.csv", SVC "GetReport", ".csv");        /* empty name: not the suffix route */
+  expect_get(f, "/v1/reports/r-1%2Ecsv", SVC "GetReport", "r-1.csv"); /* an encoded dot separates nothing */
+  expect_get(f, "/v1/reports/r-1.c-v", SVC "GetReport", "r-1.c-v");
+  expect_get(f, "/v1/stations/a.b", SVC "GetStation", "a.b");
+  expect_get(f, "/v1/stations/ben-thanh.csv", SVC "GetStation", "ben-thanh.csv");
+}
+
+static void test_suffix_reading_decides_405_like_a_verb(void **state) {
+  fixture *f = *state;
+  assert_int_equal(result_of(f, "DELETE", "/v1/reports/r-1.csv"), ROUTE_METHOD_NOT_ALLOWED);
+  assert_string_equal(route_table_allowed(f->t, f->a, "/v1/reports/r-1.csv"), "GET");
+  assert_string_equal(route_table_allowed(f->t, f->a, "/v1/reports/r-1"), "GET, DELETE");
+  assert_string_equal(route_table_allowed(f->t, f->a, "/v1/reports/r-1.pdf"), "GET, DELETE");
+  /* ":csv" and ".csv" are different routes */
+  const route_match *m = expect_found(f, "POST", "/v1/reports/r-1:csv", SVC "ExportCsv");
+  assert_string_equal(m->bindings[0].value, "r-1");
+  assert_string_equal(route_table_allowed(f->t, f->a, "/v1/reports/r-1:csv"), "POST");
+}
+
+static void test_duplicate_suffix_route_is_a_build_error(void **state) {
+  (void)state;
+  static const rule_spec specs[] = {
+      {"First", "GET", "/v1/dup/{id}.csv", NULL},
+      {"Second", "GET", "/v1/dup/{other}.csv", NULL},
+  };
+  static const rule_spec bad[] = {{"Deep", "GET", "/v1/dup/{id=**}.csv", NULL}};
+  descset *d;
+  char err[512] = "";
+  assert_null(build_from(specs, 2, &d, err, sizeof err));
+  assert_non_null(strstr(err, "/t.v1.Svc/First"));
+  assert_non_null(strstr(err, "/t.v1.Svc/Second"));
+  descset_free(d);
+  assert_null(build_from(bad, 1, &d, err, sizeof err));
+  assert_non_null(strstr(err, "/t.v1.Svc/Deep"));
+  assert_non_null(strstr(err, "extension"));
+  descset_free(d);
+}
+
 static void test_malformed_template_error_names_the_method(void **state) {
   (void)state;
   static const rule_spec specs[] = {{"Broken", "GET", "/v1/{id", NULL}};
@@ -631,6 +724,21 @@ static void test_openapi_describes_raw_routes(void **state) {
   json_decref(doc);
 }
 
+static void test_openapi_prints_the_suffix(void **state) {
+  fixture *f = *state;
+  json_t *doc = openapi_build(f->d, f->t, "Reports", "v1");
+  json_t *csv = op_of(doc, "/v1/reports/{id}.csv", "get");
+  assert_string_equal(str_at(csv, "operationId"), "Svc_GetReportCsv");
+  assert_non_null(param_named(csv, "id", "path"));
+  assert_string_equal(str_at(op_of(doc, "/v1/reports/{id}.svg", "get"), "operationId"), "Svc_GetReportSvg");
+  assert_string_equal(str_at(op_of(doc, "/v1/reports/{id}", "get"), "operationId"), "Svc_GetReport");
+  assert_string_equal(str_at(op_of(doc, "/v1/reports/{id}:csv", "post"), "operationId"), "Svc_ExportCsv");
+  json_t *chart = op_of(doc, "/v1/reports/{id}/charts/{other}.svg", "get");
+  assert_non_null(param_named(chart, "other", "path"));
+  assert_null(json_object_get(json_object_get(param_named(chart, "other", "path"), "schema"), "pattern"));
+  json_decref(doc);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_every_binding_becomes_a_route, setup_testing, teardown),
@@ -649,6 +757,12 @@ int main(void) {
       cmocka_unit_test(test_duplicate_route_is_a_build_error_naming_both),
       cmocka_unit_test(test_same_template_other_method_or_verb_is_fine),
       cmocka_unit_test(test_malformed_template_error_names_the_method),
+      cmocka_unit_test_setup_teardown(test_suffix_routes_match_and_bind_the_name, setup_reports, teardown),
+      cmocka_unit_test_setup_teardown(test_a_suffix_no_route_takes_stays_part_of_the_segment, setup_reports,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_suffix_reading_decides_405_like_a_verb, setup_reports, teardown),
+      cmocka_unit_test(test_duplicate_suffix_route_is_a_build_error),
+      cmocka_unit_test_setup_teardown(test_openapi_prints_the_suffix, setup_reports, teardown),
       cmocka_unit_test(test_unknown_fields_in_rule_are_build_errors),
       cmocka_unit_test(test_raw_rules_take_any_variable_and_a_whole_body_only),
       cmocka_unit_test_setup_teardown(test_raw_methods_route_with_path_params_by_name, setup_testing, teardown),
