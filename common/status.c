@@ -149,6 +149,8 @@ static const struct {
     {"NO_REVIEW_PENDING", 409},
     {"NOTIFICATION_ALREADY_SENT", 409},
     {"NOTIFICATION_NOT_SENDABLE", 409},
+    {"TEMPLATE_IN_USE", 409},
+    {"REPORT_NOT_READY", 409},
 };
 
 const char *rpc_code_name(grpc_status_code code) {

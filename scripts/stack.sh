@@ -38,6 +38,7 @@ service_table=(
   "webhook|50057|9107|svc/webhook/metro-webhook"
   "notification|50058|9108|svc/notification/metro-notification"
   "control|50060|9110|svc/control/metro-control"
+  "report|50059|9109|svc/report/metro-report"
   "public|50055|9105|svc/public/metro-public"
   "scheduler|50061|9111|svc/scheduler/metro-scheduler"
   "management|50062|9112|svc/management/metro-management"

@@ -1,7 +1,8 @@
 /* The events that send messages (domain spec §14): each finds its person through the user
  * service and queues the template's email, in the consumer's transaction, so a redelivered
  * event queues nothing new. A profile not there yet (the user service applies user.created
- * in parallel) is retried, a bounded number of times. */
+ * in parallel) is retried, a bounded number of times. A scheduled report goes to plain
+ * addresses instead (report_delivery.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 #include "metro/events/v1/identity_events.pb-c.h"
 #include "metro/events/v1/network_events.pb-c.h"
 #include "metro/events/v1/payment_events.pb-c.h"
+#include "metro/events/v1/report_events.pb-c.h"
 #include "metro/events/v1/ticket_events.pb-c.h"
 #include "svc/notification/service.h"
 
@@ -144,5 +146,7 @@ const ev_subscription nt_subscriptions[] = {
     {"ticket.expiring_soon", &metro__events__v1__ticket_expiring_soon__descriptor, on_ticket_expiring_soon},
     {"payment.refunded", &metro__events__v1__payment_refunded__descriptor, on_payment_refunded},
     {"station.deactivated", &metro__events__v1__station_deactivated__descriptor, nt_on_station_deactivated},
+    {"report.delivery_requested", &metro__events__v1__report_delivery_requested__descriptor,
+     nt_on_report_delivery_requested},
 };
 const size_t nt_n_subscriptions = sizeof nt_subscriptions / sizeof nt_subscriptions[0];

@@ -1,5 +1,6 @@
 /* RFC 5322 / MIME messages for the SMTP sender: validated addresses, header values that cannot
- * inject headers (RFC 2047 encoded words, folded), and multipart bodies in 76-column base64. */
+ * inject headers (RFC 2047 encoded words, folded), and multipart bodies in 76-column base64 with
+ * their inline images and attachments. */
 #include "svc/notification/notification.h"
 
 #include <string.h>
@@ -32,15 +33,20 @@ typedef struct sbuf {
   size_t len, cap;
 } sbuf;
 
+/* Room for n more bytes and the NUL; callers that know a part's size reserve it first, so a
+ * large attachment is not copied at every doubling (the arena keeps what it outgrows). */
+static void sb_reserve(sbuf *b, size_t n) {
+  if (b->len + n + 1 <= b->cap) return;
+  size_t cap = b->cap ? b->cap * 2 : 256;
+  while (cap < b->len + n + 1) cap *= 2;
+  char *p = arena_alloc(b->a, cap);
+  if (b->len) memcpy(p, b->p, b->len);
+  b->p = p;
+  b->cap = cap;
+}
+
 static void sb_put(sbuf *b, const char *s, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 256;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *p = arena_alloc(b->a, cap);
-    if (b->len) memcpy(p, b->p, b->len);
-    b->p = p;
-    b->cap = cap;
-  }
+  sb_reserve(b, n);
   memcpy(b->p + b->len, s, n);
   b->len += n;
   b->p[b->len] = '\0';
@@ -277,8 +283,14 @@ static char *crlf_text(arena *a, const char *s) {
   return out;
 }
 
+/* What put_base64_lines writes for n bytes: full lines of 76 characters and CRLF. */
+static size_t base64_lines_len(size_t n) {
+  return (n + BODY_RAW_PER_LINE - 1) / BODY_RAW_PER_LINE * (BODY_RAW_PER_LINE / 3 * 4 + 2);
+}
+
 static void put_base64_lines(sbuf *b, const void *data, size_t n) {
   const uint8_t *p = data;
+  sb_reserve(b, base64_lines_len(n));
   for (size_t i = 0; i < n; i += BODY_RAW_PER_LINE) {
     char line[BODY_RAW_PER_LINE / 3 * 4 + 1];
     b64_encode(B64_STD, p + i, n - i < BODY_RAW_PER_LINE ? n - i : BODY_RAW_PER_LINE, line, sizeof line);
@@ -320,6 +332,9 @@ static char *boundary_for(arena *a, char *const *parts, size_t n) {
 static char *multipart(arena *a, const char *subtype, const char *params, char *const *parts, size_t n) {
   const char *boundary = boundary_for(a, parts, n);
   sbuf b = {.a = a};
+  size_t room = 128 + (n + 1) * (strlen(boundary) + 6);
+  for (size_t i = 0; i < n; i++) room += strlen(parts[i]);
+  sb_reserve(&b, room);
   sb_puts(&b, arena_printf(a, "Content-Type: multipart/%s%s;\r\n boundary=\"%s\"\r\n\r\n", subtype, params, boundary));
   for (size_t i = 0; i < n; i++) {
     sb_puts(&b, arena_printf(a, "--%s\r\n", boundary));
@@ -329,9 +344,29 @@ static char *multipart(arena *a, const char *subtype, const char *params, char *
   return sb_str(&b);
 }
 
+/* A header field with parameters, "; " between them, each moved to a folded line of its own
+ * when it would pass LINE_LIMIT. */
+static void put_field(sbuf *b, const char *field, const char *const *params, size_t n) {
+  sb_puts(b, field);
+  size_t col = strlen(field);
+  for (size_t i = 0; i < n; i++) {
+    size_t len = strlen(params[i]);
+    if (col + 2 + len > LINE_LIMIT) {
+      sb_puts(b, ";\r\n ");
+      col = 1;
+    } else {
+      sb_puts(b, "; ");
+      col += 2;
+    }
+    sb_puts(b, params[i]);
+    col += len;
+  }
+  sb_puts(b, "\r\n");
+}
+
 /* A file name for Content-Disposition: letters, digits, '.', '-' and '_' only. */
-static char *safe_filename(arena *a, const char *name) {
-  if (!name || !*name) return arena_strdup(a, "qr.png");
+static char *safe_filename(arena *a, const char *name, const char *fallback) {
+  if (!name || !*name) return arena_strdup(a, fallback);
   char *s = arena_strndup(a, name, strnlen(name, 64));
   for (char *p = s; *p; p++)
     if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr(".-_", *p)))
@@ -339,45 +374,108 @@ static char *safe_filename(arena *a, const char *name) {
   return s;
 }
 
-static char *png_part(arena *a, const nt_inline_png *png) {
-  if (!png->data || png->len == 0 || !png->content_id || !is_token(png->content_id, "<>\"\\") ||
-      strlen(png->content_id) > 200)
-    return NULL;
-  const char *file = safe_filename(a, png->filename);
-  return leaf_part(a,
-                   arena_printf(a,
-                                "Content-Type: image/png; name=\"%s\"\r\n"
-                                "Content-ID: <%s>\r\n"
-                                "Content-Disposition: inline; filename=\"%s\"\r\n",
-                                file, png->content_id, file),
-                   png->data, png->len);
+/* The image types a mail reader shows inline, with the file name used when none is given. */
+typedef struct inline_type {
+  const char *content_type, *default_name;
+} inline_type;
+
+static const inline_type INLINE_TYPES[] = {
+    {"image/png", "image.png"},
+    {"image/svg+xml", "image.svg"},
+};
+
+static const inline_type *inline_type_of(const char *content_type) {
+  for (size_t i = 0; i < sizeof INLINE_TYPES / sizeof INLINE_TYPES[0]; i++)
+    if (content_type && strcmp(content_type, INLINE_TYPES[i].content_type) == 0) return &INLINE_TYPES[i];
+  return NULL;
 }
 
-/* The message's body entity: text alone, text and HTML as alternatives, and the PNG beside
- * them in multipart/related. NULL when the PNG is unusable. */
+static bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+
+/* 1-64 characters, the first a letter or digit, the others too or one of `more`. */
+static bool is_name(const char *s, size_t n, const char *more) {
+  if (n == 0 || n > 64 || !is_alnum(s[0])) return false;
+  for (size_t i = 1; i < n; i++)
+    if (!is_alnum(s[i]) && !strchr(more, s[i])) return false;
+  return true;
+}
+
+/* "type/subtype" as RFC 6838 §4.2 names them: nothing a header could be bent with. */
+static bool is_media_type(const char *s) {
+  const char *slash = s ? strchr(s, '/') : NULL;
+  static const char RESTRICTED[] = "!#$&^_.+-";
+  return slash && is_name(s, (size_t)(slash - s), RESTRICTED) && is_name(slash + 1, strlen(slash + 1), RESTRICTED);
+}
+
+/* One inline image or attachment (its kind checked by the caller); NULL when it is unusable
+ * (see nt_mime_build). */
+static char *part_entity(arena *a, const nt_part *p) {
+  bool inline_image = p->kind == NT_PART_INLINE;
+  const inline_type *t = inline_type_of(p->content_type);
+  if (!p->data || p->len == 0 || (p->charset && !is_name(p->charset, strlen(p->charset), "-_"))) return NULL;
+  if (inline_image && (!t || !p->content_id || !is_token(p->content_id, "<>\"\\") || strlen(p->content_id) > 200))
+    return NULL;
+  if (!inline_image && !is_media_type(p->content_type)) return NULL;
+  const char *file = safe_filename(a, p->filename, inline_image ? t->default_name : "attachment");
+  const char *params[2];
+  size_t n = 0;
+  if (p->charset) params[n++] = arena_printf(a, "charset=%s", p->charset);
+  params[n++] = arena_printf(a, "name=\"%s\"", file);
+  sbuf h = {.a = a};
+  put_field(&h, arena_printf(a, "Content-Type: %s", p->content_type), params, n);
+  if (inline_image) sb_puts(&h, arena_printf(a, "Content-ID: <%s>\r\n", p->content_id));
+  const char *filename = arena_printf(a, "filename=\"%s\"", file);
+  put_field(&h, inline_image ? "Content-Disposition: inline" : "Content-Disposition: attachment", &filename, 1);
+  return leaf_part(a, sb_str(&h), p->data, p->len);
+}
+
+/* The parts of one kind as entities after `first`: parts[0] is first, *n the count. NULL when
+ * one is unusable. */
+static char **entities_after(arena *a, char *first, const nt_email *e, nt_part_kind kind, size_t *n) {
+  char **parts = arena_alloc(a, sizeof *parts * (e->n_parts + 1));
+  parts[0] = first;
+  *n = 1;
+  for (size_t i = 0; i < e->n_parts; i++) {
+    if (e->parts[i].kind != kind) continue;
+    if (!(parts[*n] = part_entity(a, &e->parts[i]))) return NULL;
+    (*n)++;
+  }
+  return parts;
+}
+
+/* The message's body entity: text alone, or text and HTML as alternatives; beside them the
+ * inline images in multipart/related; all that beside the attachments in multipart/mixed. NULL
+ * when a part is unusable. */
 static char *body_entity(arena *a, const nt_email *e) {
-  char *text = text_part(a, "plain", e->text);
-  if (!e->html) return text;
-  char *alternatives[] = {text, text_part(a, "html", e->html)};
-  char *alt = multipart(a, "alternative", "", alternatives, 2);
-  if (!e->png) return alt;
-  char *png = png_part(a, e->png);
-  if (!png) return NULL;
-  char *related[] = {alt, png};
-  return multipart(a, "related", "; type=\"multipart/alternative\"", related, 2);
+  char *body = text_part(a, "plain", e->text);
+  if (e->html) {
+    char *alternatives[] = {body, text_part(a, "html", e->html)};
+    body = multipart(a, "alternative", "", alternatives, 2);
+  }
+  size_t n;
+  char **related = entities_after(a, body, e, NT_PART_INLINE, &n);
+  if (!related) return NULL;
+  if (n > 1) body = multipart(a, "related", "; type=\"multipart/alternative\"", related, n);
+  char **mixed = entities_after(a, body, e, NT_PART_ATTACHMENT, &n);
+  if (!mixed) return NULL;
+  return n > 1 ? multipart(a, "mixed", "", mixed, n) : body;
 }
 
 bool nt_mime_build(arena *a, const nt_email *e, char **out, size_t *len) {
   *out = NULL;
   *len = 0;
   if (!nt_address_valid(e->from_addr) || !nt_address_valid(e->to_addr) || !e->subject || !e->text) return false;
-  if (e->png && !e->html) return false;
+  for (size_t i = 0; i < e->n_parts; i++) {
+    nt_part_kind kind = e->parts[i].kind;
+    if ((kind != NT_PART_INLINE && kind != NT_PART_ATTACHMENT) || (kind == NT_PART_INLINE && !e->html)) return false;
+  }
   char *date = rfc5322_date(a, e->date_unix);
   char *id = message_id(a, e->message_id, e->from_addr);
   char *body = body_entity(a, e);
   if (!date || !id || !body) return false;
 
   sbuf m = {.a = a};
+  sb_reserve(&m, strlen(body) + 4096);
   sb_puts(&m, arena_printf(a, "Date: %s\r\n", date));
   put_mailbox(&m, "From: ", e->from_name, e->from_addr);
   put_mailbox(&m, "To: ", e->to_name, e->to_addr);

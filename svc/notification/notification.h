@@ -64,32 +64,49 @@ bool nt_address_valid(const char *addr);
  * columns after a header name of up to 10 ("Subject: "). */
 char *nt_header_text(arena *a, const char *utf8);
 
-typedef struct nt_inline_png {
-  const char *content_id;      /* referenced by the HTML as cid:<content_id>; printable ASCII
-                                  without spaces, '<', '>', quotes ("qr-<ticket>@metro") */
-  const char *filename;        /* NULL: "qr.png"; characters other than [A-Za-z0-9._-] become '_' */
+/* A part beside the bodies: an image the HTML shows (<img src="cid:<content_id>">) or a file
+ * attached to the message. Its bytes go in base64 exactly as given. */
+typedef enum nt_part_kind {
+  NT_PART_INLINE,              /* an image in multipart/related, Content-Disposition: inline */
+  NT_PART_ATTACHMENT,          /* a file in multipart/mixed, Content-Disposition: attachment */
+} nt_part_kind;
+
+typedef struct nt_part {
+  nt_part_kind kind;
+  const char *content_type;    /* inline: "image/png" or "image/svg+xml"; attachment: any
+                                  "type/subtype" of letters, digits and "!#$&^_.+-" */
+  const char *charset;         /* adds "; charset=<charset>" (letters, digits, '-', '_'); NULL: none */
+  const char *content_id;      /* inline only: referenced by the HTML as cid:<content_id>; printable
+                                  ASCII without spaces, '<', '>', quotes ("qr-<ticket>@metro") */
+  const char *filename;        /* characters other than [A-Za-z0-9._-] become '_', at most 64; NULL
+                                  or "": "image.png" / "image.svg" inline, "attachment" attached */
   const uint8_t *data;
   size_t len;
-} nt_inline_png;
+} nt_part;
 
 typedef struct nt_email {
   const char *from_name, *from_addr;
   const char *to_name, *to_addr;
   const char *subject;         /* UTF-8 */
   const char *text, *html;     /* UTF-8 bodies (html may be NULL: text/plain only) */
-  const nt_inline_png *png;    /* optional; needs html */
+  const nt_part *parts;        /* optional, in order; an inline part needs html */
+  size_t n_parts;
   const char *message_id;      /* "<unique@domain>" ("<>" added when missing); NULL: a random
                                   UUID at the From address's domain */
   int64_t date_unix;
 } nt_email;
 
 /* The whole message: Date (RFC 5322, +0700), From, To, Subject, Message-ID, MIME-Version, then
- * multipart/alternative (text/plain and text/html, UTF-8, base64 in 76-character lines, line
- * ends made CRLF before encoding) inside multipart/related when there is an inline PNG
- * (Content-ID, Content-Disposition: inline). Display names are quoted strings, or encoded words
- * when not ASCII or too long for a line. Boundaries are random and never occur in the parts.
- * Lines end in CRLF. False when an address is not valid, subject or text is missing, a PNG comes
- * without html or with an unusable content_id or empty data, or the date is out of range. */
+ * the body: text/plain alone, or multipart/alternative (text/plain and text/html), each UTF-8,
+ * base64 in 76-character lines, line ends made CRLF before encoding; inside multipart/related
+ * with the inline images (Content-ID, Content-Disposition: inline) when there are any; inside
+ * multipart/mixed with the attachments (Content-Disposition: attachment) when there are any:
+ *   mixed [ related [ alternative [text, html], images... ], attachments... ]
+ * Display names are quoted strings, or encoded words when not ASCII or too long for a line.
+ * Boundaries are random and never occur in the parts. Lines end in CRLF. False when an address
+ * is not valid, subject or text is missing, the date is out of range, or a part is unusable: an
+ * inline image without html, of another type or with an unusable content_id, an attachment of a
+ * malformed type, a malformed charset, or empty data. */
 bool nt_mime_build(arena *a, const nt_email *e, char **out, size_t *len);
 
 /* ==== qr_png.c: the ticket's QR code as a PNG (libqrencode, error correction M; libpng) ==== */

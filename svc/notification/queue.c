@@ -1,6 +1,7 @@
 /* Delivery records: a message is rendered from its template, built (MIME with the inline QR
- * for email, plain text for SMS) and stored once per (event, template, recipient); the sender
- * thread sends what is queued. An unusable address is recorded as failed, not retried. */
+ * and any other images and attachments for email, plain text for SMS) and stored once per
+ * (event, template, recipient); the sender thread sends what is queued. An unusable address is
+ * recorded as failed, not retried. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -71,20 +72,27 @@ rpc_status nt_queue_email(rpc_ctx *ctx, const nt_message *m) {
   crypto_uuid_v4(uuid);
   nt_row row = {.channel = "email", .recipient = m->to->email, .subject = subject,
                 .message_id = arena_printf(ctx->arena, "<%s@%s>", uuid, cfg->message_id_domain)};
-  nt_inline_png png = {.content_id = QR_CID, .filename = "ticket-qr.png"};
-  uint8_t *png_data = NULL;
-  if (m->qr_text && !nt_qr_png(ctx->arena, m->qr_text, (int)cfg->qr_module_px, &png_data, &png.len))
-    return rpc_invalid(ctx->arena, "qrToken", "QR_INVALID", "the ticket's token cannot be drawn as a QR code");
-  png.data = png_data;
+  nt_part *parts = arena_alloc(ctx->arena, sizeof *parts * (m->n_parts + 1));
+  size_t n_parts = 0;
+  if (m->qr_text) {
+    uint8_t *png = NULL;
+    size_t png_len = 0;
+    if (!nt_qr_png(ctx->arena, m->qr_text, (int)cfg->qr_module_px, &png, &png_len))
+      return rpc_invalid(ctx->arena, "qrToken", "QR_INVALID", "the ticket's token cannot be drawn as a QR code");
+    parts[n_parts++] = (nt_part){.kind = NT_PART_INLINE, .content_type = "image/png", .content_id = QR_CID,
+                                 .filename = "ticket-qr.png", .data = png, .len = png_len};
+  }
+  if (m->n_parts) memcpy(parts + n_parts, m->parts, sizeof *parts * m->n_parts);
+  n_parts += m->n_parts;
   nt_email e = {.from_name = cfg->mail_from_name, .from_addr = cfg->mail_from,
                 .to_name = arena_printf(ctx->arena, "%s%s%s", m->to->first_name,
                                         *m->to->first_name && *m->to->last_name ? " " : "", m->to->last_name),
-                .to_addr = m->to->email, .subject = subject, .text = text, .html = html,
-                .png = m->qr_text ? &png : NULL, .message_id = row.message_id, .date_unix = (int64_t)time(NULL)};
+                .to_addr = m->to->email, .subject = subject, .text = text, .html = html, .parts = parts,
+                .n_parts = n_parts, .message_id = row.message_id, .date_unix = (int64_t)time(NULL)};
   char *message = NULL;
   size_t len = 0;
   if (!nt_address_valid(m->to->email) || !nt_mime_build(ctx->arena, &e, &message, &len)) {
-    row.failure = "the address cannot receive email";
+    row.failure = nt_address_valid(m->to->email) ? "the message cannot be built" : "the address cannot receive email";
     message = "";
     len = 0;
   }

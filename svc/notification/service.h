@@ -46,6 +46,8 @@ typedef struct nt_message {
   const nt_var *vars;
   size_t n_vars;
   const char *qr_text;            /* email: an inline QR PNG of this text (cid "qr"), or NULL */
+  const nt_part *parts;           /* email: more inline images and attachments, after the QR */
+  size_t n_parts;
 } nt_message;
 
 /* Renders and queues an email (unique per event, template and recipient: a redelivered
@@ -59,11 +61,13 @@ rpc_status nt_queue_sms(rpc_ctx *ctx, const nt_message *m);
 bool nt_sender_start(nt_state *st);
 void nt_sender_stop(void);
 
-/* ==== consumers.c, fanout.c ==== */
+/* ==== consumers.c, fanout.c, report_delivery.c ==== */
 
 extern const ev_subscription nt_subscriptions[];
 extern const size_t nt_n_subscriptions;
 rpc_status nt_on_station_deactivated(rpc_ctx *ctx, const ev_event *ev);
+/* report_delivery.c: report.delivery_requested, the scheduled report to its recipients. */
+rpc_status nt_on_report_delivery_requested(rpc_ctx *ctx, const ev_event *ev);
 
 /* ==== handlers.c ==== */
 

@@ -116,6 +116,17 @@ static rpc_status publish_created(rpc_ctx *ctx, const Metro__Ticket__V1__Ticket 
   ev.total_passengers = t->total_passengers;
   ev.promotion_code = t->promotion_code;
   ev.status = t->status;
+  /* The lines and their segment prices, for revenue by line (passes have none). */
+  const Metro__Ticket__V1__FareBreakdown *fb = t->fare_breakdown;
+  if (fb && fb->n_segments) {
+    ev.line_shares = arena_alloc(ctx->arena, fb->n_segments * sizeof *ev.line_shares);
+    for (size_t i = 0; i < fb->n_segments; i++) {
+      Metro__Events__V1__LineShare *l = RPC_NEW(ctx, Metro__Events__V1__LineShare, metro__events__v1__line_share__init);
+      l->route_id = fb->segments[i]->route_id;
+      l->segment_price = fb->segments[i]->price;
+      ev.line_shares[ev.n_line_shares++] = l;
+    }
+  }
   return ev_publish(ctx->arena, "ticket.created", t->ticket_id, &ev.base, ctx->traceparent);
 }
 

@@ -250,7 +250,7 @@ static void test_jobs_are_listed_with_schedules_targets_and_pages(void **state) 
       {"promotion-expiry", "hourly :00", "/metro.ticket.v1.TicketService/ExpirePromotions", true},
       {"refund-retry", "every 15m", "/metro.payment.v1.PaymentService/RetryRefunds", true},
       {"schedule-generation", "daily 03:00", "/metro.control.v1.ControlService/GenerateSchedules", true},
-      {"report-schedules", "every 1m", "/metro.report.v1.ReportService/RunSchedules", false},
+      {"report-schedules", "every 1m", "/metro.report.v1.ReportService/RunDueSchedules", true},
       {"public-cache-refresh", "hourly :00", "/metro.public.v1.PublicService/FlushCache", true},
   };
   for (int i = 0; i < N_JOBS; i++) {
@@ -378,11 +378,12 @@ static void expect_failed(const Metro__Scheduler__V1__JobRun *run, const char *c
 static void test_a_missing_or_down_target_is_recorded_failed(void **state) {
   (void)state;
   /* A replica whose public service is the echo test server (no PublicService there: UNIMPLEMENTED)
-   * and whose payment service is down (UNAVAILABLE). */
-  char pub[128], pay[128];
+   * and whose payment and report services are down (UNAVAILABLE). */
+  char pub[128], pay[128], rep[128];
   snprintf(pub, sizeof pub, "METRO_PUBLIC_GRPC=%s", harness_env("METRO_ECHO_GRPC"));
   snprintf(pay, sizeof pay, "METRO_PAYMENT_GRPC=%s", dead_target);
-  const char *extra[] = {"METRO_SCHEDULER_TICKER=false", pub, pay, NULL};
+  snprintf(rep, sizeof rep, "METRO_REPORT_GRPC=%s", dead_target);
+  const char *extra[] = {"METRO_SCHEDULER_TICKER=false", pub, pay, rep, NULL};
   int port, pid = start_replica("failing", extra, &port);
   arena *a = arena_create(8192);
   Metro__Scheduler__V1__JobRun *run;
@@ -393,23 +394,16 @@ static void test_a_missing_or_down_target_is_recorded_failed(void **state) {
   /* Control is down for the replica (or not built yet: its method is then unknown). */
   assert_true(rpc_ok(trigger_grpc(a, port, "schedule-generation", 20000, &run)));
   expect_failed(run, "UNAVAILABLE", "UNIMPLEMENTED");
-  /* Report has no service yet: enabled for the test, triggered, disabled again. */
-  set_enabled("report-schedules", true);
   assert_true(rpc_ok(trigger_grpc(a, port, "report-schedules", 20000, &run)));
-  expect_failed(run, "UNIMPLEMENTED", "UNAVAILABLE");
-  set_enabled("report-schedules", false);
+  expect_failed(run, "UNAVAILABLE", NULL);
   assert_int_equal(wait_exit(pid, 0), -1); /* still running */
   arena_destroy(a);
   stop_process(pid);
 
-  /* The stack's own replica too, over REST: the run answers 200 with the failure in it. */
-  set_enabled("report-schedules", true);
+  /* The stack's own replica, over REST, reaches the report service: the run succeeds. */
   http_response *r = trigger_rest("report-schedules");
-  assert_string_equal(json_at(r, "outcome"), "failed");
-  const char *error = json_at(r, "error");
-  assert_true(strncmp(error, "UNIMPLEMENTED", 13) == 0 || strncmp(error, "UNAVAILABLE", 11) == 0);
+  assert_string_equal(json_at(r, "outcome"), "succeeded");
   http_response_free(r);
-  set_enabled("report-schedules", false);
 }
 
 /* ---- exactly once across replicas ---- */
@@ -461,7 +455,8 @@ static void run_replicas(int n, int64_t boundary, const char *const *names) {
   int n_want = 0;
   const char *every[][2] = {{"unpaid-expiry", "60"},       {"pass-auto-activation", "300"},
                             {"ticket-expiry", "600"},      {"refund-retry", "900"},
-                            {"promotion-expiry", "3600"},  {"public-cache-refresh", "3600"}};
+                            {"promotion-expiry", "3600"},  {"public-cache-refresh", "3600"},
+                            {"report-schedules", "60"}};
   for (size_t i = 0; i < sizeof every / sizeof every[0]; i++) {
     want[n_want].job = every[i][0], want[n_want++].slot = boundary - atoi(every[i][1]);
     want[n_want].job = every[i][0], want[n_want++].slot = boundary;
@@ -498,7 +493,8 @@ static void run_replicas(int n, int64_t boundary, const char *const *names) {
   }
   /* Outcomes: every ticket, payment and public job succeeded; control is down for them. */
   assert_int_equal(runs_in("schedule-generation", from, to, " AND outcome = 'succeeded'"), 0);
-  assert_int_equal(runs_in("report-schedules", from, to, NULL), 0); /* disabled: never scheduled */
+  assert_int_equal(runs_in("report-schedules", from, to, " AND outcome = 'succeeded'"),
+                   runs_in("report-schedules", from, to, NULL));
   for (size_t i = 0; i < N_TICKET_JOBS; i++) {
     long runs = runs_in(ticket_jobs[i][0], from, to, NULL);
     assert_int_equal(runs_in(ticket_jobs[i][0], from, to, " AND outcome = 'succeeded'"), runs);

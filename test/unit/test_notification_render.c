@@ -1,5 +1,6 @@
 /* Unit tests of svc/notification's pure parts: amounts, times, ticket names, {{name}} rendering and
- * every template; MIME messages read back (headers, boundaries, base64, injection); QR via zbarimg. */
+ * every template; MIME messages read back (headers, boundaries, base64, injection, inline images
+ * and attachments); QR via zbarimg. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -157,6 +158,8 @@ typedef struct template_case {
 
 static const template_case TEMPLATES[] = {
     {"payment_refunded", {"first_name", "ticket_id", "refund_amount"}},
+    {"report_delivery",
+     {"template_name", "frequency", "start_date", "end_date", "revenue", "taps", "tickets_created", "chart_cid"}},
     {"reset_password", {"first_name", "reset_url"}},
     {"station_closed", {"first_name", "station_name", "reason"}},
     {"station_closed_sms", {"station_name", "reason"}},
@@ -243,6 +246,16 @@ static void test_templates_say_what_the_domain_asks(void **state) {
     assert_true(nt_render(a, nt_template_get(WITH_QR[i])->html, vars, sizeof vars / sizeof vars[0], true, &html));
     assert_non_null(strstr(html, "<img src=\"cid:qr-t-1@metro\" alt=\"QR\">"));
   }
+  nt_var report[] = {{"template_name", "Doanh thu"}, {"frequency", "hằng ngày"},  {"start_date", "01/12/2026"},
+                     {"end_date", "01/12/2026"},     {"revenue", "14.000 ₫"},     {"taps", "1.234"},
+                     {"tickets_created", "56"},      {"chart_cid", "chart"}};
+  char *html, *text;
+  const nt_template *t = nt_template_get("report_delivery");
+  assert_true(nt_render(a, t->html, report, sizeof report / sizeof report[0], true, &html));
+  assert_non_null(strstr(html, "<img src=\"cid:chart\""));
+  assert_true(nt_render(a, t->text, report, sizeof report / sizeof report[0], false, &text));
+  assert_non_null(strstr(text, "14.000 ₫"));
+  assert_non_null(strstr(text, "01/12/2026"));
 }
 
 /* ==== mime.c: a small MIME reader for the checks ==== */
@@ -350,6 +363,7 @@ static char *ct_param(arena *a, const char *ct, const char *param) {
 
 typedef struct leaf {
   const char *content_type, *content_id, *disposition;
+  const char *path; /* the multiparts around it, outermost first: "mixed/related/alternative" */
   uint8_t *data;
   size_t len;
 } leaf;
@@ -357,11 +371,15 @@ typedef struct leaf {
 typedef struct leaves {
   leaf v[8];
   size_t n;
+  const char *boundaries[8];
+  size_t n_boundaries;
 } leaves;
 
-/* Reads the entity in lines [start, end): a multipart one part by part (each boundary
- * only on its delimiter lines, closed, no preamble), a leaf in base64 lines of at most 76. */
-static void read_entity(arena *a, const lines *L, size_t start, size_t end, leaves *out, size_t depth) {
+/* Reads the entity in lines [start, end) inside the multiparts `path`: a multipart one part by
+ * part (each boundary only on its delimiter lines, closed, no preamble), a leaf in base64 lines
+ * of at most 76. */
+static void read_entity(arena *a, const lines *L, size_t start, size_t end, leaves *out, const char *path,
+                        size_t depth) {
   assert_true(depth < 4);
   fields F;
   size_t i = start;
@@ -374,6 +392,11 @@ static void read_entity(arena *a, const lines *L, size_t start, size_t end, leav
     char *b = ct_param(a, ct, "boundary");
     assert_non_null(b);
     assert_true(strlen(b) >= 16 && strlen(b) <= 70);
+    assert_true(out->n_boundaries < 8);
+    out->boundaries[out->n_boundaries++] = b;
+    const char *subtype = ct + 10, *semi = strchr(subtype, ';');
+    char *inner = arena_printf(a, "%s%s%.*s", path, *path ? "/" : "",
+                               (int)(semi ? (size_t)(semi - subtype) : strlen(subtype)), subtype);
     char *open = arena_printf(a, "--%s", b), *close = arena_printf(a, "--%s--", b);
     assert_string_equal(L->v[i], open); /* no preamble */
     size_t part_start = i + 1;
@@ -382,7 +405,7 @@ static void read_entity(arena *a, const lines *L, size_t start, size_t end, leav
       if (!strstr(L->v[j], b)) continue;
       assert_false(closed);
       if (strcmp(L->v[j], open) == 0 || strcmp(L->v[j], close) == 0) {
-        read_entity(a, L, part_start, j, out, depth + 1);
+        read_entity(a, L, part_start, j, out, inner, depth + 1);
         part_start = j + 1;
         closed = strcmp(L->v[j], close) == 0;
       } else {
@@ -401,6 +424,7 @@ static void read_entity(arena *a, const lines *L, size_t start, size_t end, leav
   assert_true(out->n < 8);
   leaf *l = &out->v[out->n++];
   l->content_type = ct;
+  l->path = path;
   l->content_id = field_get(&F, "Content-ID");
   l->disposition = field_get(&F, "Content-Disposition");
   l->data = arena_alloc(a, b64_decoded_max(strlen(b64)) + 1);
@@ -435,7 +459,7 @@ static parsed *build_and_read(arena *a, const nt_email *e, size_t header_limit) 
   /* A single-part message also carries its Content-Transfer-Encoding at the top. */
   assert_true(field_count(&p->top, "Content-Transfer-Encoding") <= 1);
   assert_int_equal(p->top.n, N_TOP_FIELDS + field_count(&p->top, "Content-Transfer-Encoding"));
-  read_entity(a, &p->L, 0, p->L.n, &p->parts, 0);
+  read_entity(a, &p->L, 0, p->L.n, &p->parts, "", 0);
   return p;
 }
 
@@ -458,7 +482,8 @@ static const leaf *part_of_type(const parsed *p, const char *prefix) {
 static const uint8_t PNG_BYTES[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 1, 2, 3, 4, 5};
 
 static nt_email sample_email(void) {
-  static const nt_inline_png png = {"qr-t-1@metro.vn", "ve-t-1.png", PNG_BYTES, sizeof PNG_BYTES};
+  static const nt_part png = {.kind = NT_PART_INLINE, .content_type = "image/png", .content_id = "qr-t-1@metro.vn",
+                              .filename = "ve-t-1.png", .data = PNG_BYTES, .len = sizeof PNG_BYTES};
   nt_email e = {
       .from_name = "Metro TP.HCM",
       .from_addr = "no-reply@metro.vn",
@@ -467,7 +492,8 @@ static nt_email sample_email(void) {
       .subject = "Vé sắp hết hạn",
       .text = "Xin chào Lan,\nVé của bạn sắp hết hạn.\n",
       .html = "<p>Xin chào Lan,</p>\n<p><img src=\"cid:qr-t-1@metro.vn\" alt=\"QR\"></p>\n",
-      .png = &png,
+      .parts = &png,
+      .n_parts = 1,
       .message_id = "<t-1.activated@metro.vn>",
       .date_unix = 1733230800,
   };
@@ -501,6 +527,14 @@ static void test_mime_message_has_each_header_once_and_parts_that_decode(void **
   assert_memory_equal(png->data, PNG_BYTES, sizeof PNG_BYTES);
   assert_string_equal(png->content_id, "<qr-t-1@metro.vn>");
   assert_string_equal(png->disposition, "inline; filename=\"ve-t-1.png\"");
+  /* The ticket email's shape: related [ alternative [text, html], the QR ], nothing mixed. */
+  assert_string_equal(png->content_type, "image/png; name=\"ve-t-1.png\"");
+  assert_string_equal(text->path, "related/alternative");
+  assert_string_equal(html->path, "related/alternative");
+  assert_string_equal(png->path, "related");
+  char *want_ct = arena_printf(a, "multipart/related; type=\"multipart/alternative\"; boundary=\"%s\"",
+                               p->parts.boundaries[0]);
+  assert_string_equal(field_get(&p->top, "Content-Type"), want_ct);
 }
 
 static void test_mime_long_bodies_are_in_76_column_base64(void **state) {
@@ -512,7 +546,8 @@ static void test_mime_long_bodies_are_in_76_column_base64(void **state) {
   for (size_t i = 0; i < n; i++) body[i] = unit[i % strlen(unit)];
   e.text = body;
   e.html = NULL;
-  e.png = NULL;
+  e.parts = NULL;
+  e.n_parts = 0;
   parsed *p = build_and_read(a, &e, MAX_LINE);
   assert_int_equal(p->parts.n, 1);
   assert_string_equal(field_get(&p->top, "Content-Type"), "text/plain; charset=UTF-8");
@@ -678,12 +713,209 @@ static void test_mime_refuses_missing_parts(void **state) {
   e = sample_email();
   e.text = NULL;
   assert_false(nt_mime_build(a, &e, &out, &len));
-  nt_inline_png bad = {"qr\r\nBcc: evil@x", "qr.png", PNG_BYTES, sizeof PNG_BYTES};
+  nt_part bad = {.kind = NT_PART_INLINE, .content_type = "image/png", .content_id = "qr\r\nBcc: evil@x",
+                 .filename = "qr.png", .data = PNG_BYTES, .len = sizeof PNG_BYTES};
   e = sample_email();
-  e.png = &bad;
+  e.parts = &bad;
   assert_false(nt_mime_build(a, &e, &out, &len));
   e = sample_email();
   e.message_id = "<a b@c>";
+  assert_false(nt_mime_build(a, &e, &out, &len));
+}
+
+/* ==== mime.c: inline images and attachments (the scheduled report's email) ==== */
+
+static const char SVG[] = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\">"
+                          "<text x=\"0\" y=\"9\">Doanh thu ₫</text></svg>\n";
+
+/* A CSV as the report service writes it: UTF-8, CRLF line ends, a quoted field holding a bare LF
+ * and one holding a lone CR, long enough for many base64 lines. */
+static char *report_csv(arena *a, size_t rows, size_t *len) {
+  char *csv = arena_strdup(a, "section,metric,dimension,dimension_name,value\r\n");
+  for (size_t i = 0; i < rows; i++)
+    csv = arena_printf(a, "%srevenue,by_day,2026-12-%02zu,\"Bến Thành\nga %zu\",%zu\r\n"
+                       "taps,x,\"a\rb\",Suối Tiên,%zu\r\n",
+                       csv, i % 28 + 1, i, i * 14000, i);
+  *len = strlen(csv);
+  return csv;
+}
+
+/* The report email: the CSV attached and the chart inline, the attachment listed first to show
+ * the builder places each kind itself. */
+static nt_email report_email(arena *a, nt_part *parts, const char *csv, size_t csv_len) {
+  parts[0] = (nt_part){.kind = NT_PART_ATTACHMENT, .content_type = "text/csv", .charset = "utf-8",
+                       .filename = "metro-report-2026-12-02.csv", .data = (const uint8_t *)csv, .len = csv_len};
+  parts[1] = (nt_part){.kind = NT_PART_INLINE, .content_type = "image/svg+xml", .content_id = "chart",
+                       .filename = "revenue-by-day.svg", .data = (const uint8_t *)SVG, .len = sizeof SVG - 1};
+  nt_email e = sample_email();
+  e.subject = "Báo cáo Doanh thu (hằng ngày): 02/12/2026 – 02/12/2026";
+  e.to_name = NULL;
+  e.html = arena_strdup(a, "<p>Doanh thu: 14.000 ₫</p>\n<p><img src=\"cid:chart\" alt=\"Biểu đồ\"></p>\n");
+  e.parts = parts;
+  e.n_parts = 2;
+  return e;
+}
+
+static void assert_lines_fit(const parsed *p) {
+  for (size_t i = 0; i < p->L.n; i++)
+    if (strlen(p->L.v[i]) > MAX_LINE) fail_msg("line %zu of %zu: %s", i, strlen(p->L.v[i]), p->L.v[i]);
+}
+
+static void test_mime_report_has_the_chart_inline_and_the_csv_attached(void **state) {
+  arena *a = *state;
+  size_t csv_len;
+  char *csv = report_csv(a, 400, &csv_len);
+  assert_true(csv_len > 20000);
+  nt_part parts[2];
+  nt_email e = report_email(a, parts, csv, csv_len);
+  parsed *p = build_and_read(a, &e, MAX_LINE);
+  assert_lines_fit(p);
+
+  /* mixed [ related [ alternative [text, html], chart ], csv ], three different boundaries. */
+  assert_int_equal(p->parts.n_boundaries, 3);
+  assert_string_equal(field_get(&p->top, "Content-Type"),
+                      arena_printf(a, "multipart/mixed; boundary=\"%s\"", p->parts.boundaries[0]));
+  assert_string_not_equal(p->parts.boundaries[0], p->parts.boundaries[1]);
+  assert_string_not_equal(p->parts.boundaries[1], p->parts.boundaries[2]);
+  assert_string_not_equal(p->parts.boundaries[0], p->parts.boundaries[2]);
+  assert_int_equal(p->parts.n, 4);
+  const leaf *text = &p->parts.v[0], *html = &p->parts.v[1], *svg = &p->parts.v[2], *att = &p->parts.v[3];
+  assert_string_equal(text->content_type, "text/plain; charset=UTF-8");
+  assert_string_equal(text->path, "mixed/related/alternative");
+  assert_string_equal(html->content_type, "text/html; charset=UTF-8");
+  assert_string_equal(html->path, "mixed/related/alternative");
+  char *want_html = crlf(a, e.html);
+  assert_int_equal(html->len, strlen(want_html));
+  assert_memory_equal(html->data, want_html, html->len);
+
+  assert_string_equal(svg->path, "mixed/related");
+  assert_string_equal(svg->content_type, "image/svg+xml; name=\"revenue-by-day.svg\"");
+  assert_string_equal(svg->content_id, "<chart>");
+  assert_string_equal(svg->disposition, "inline; filename=\"revenue-by-day.svg\"");
+  assert_int_equal(svg->len, sizeof SVG - 1);
+  assert_memory_equal(svg->data, SVG, sizeof SVG - 1);
+
+  /* The CSV comes back byte for byte: its CRLFs, the bare LF and CR in quoted fields, UTF-8. */
+  assert_string_equal(att->path, "mixed");
+  assert_string_equal(att->content_type, "text/csv; charset=utf-8; name=\"metro-report-2026-12-02.csv\"");
+  assert_string_equal(att->disposition, "attachment; filename=\"metro-report-2026-12-02.csv\"");
+  assert_null(att->content_id);
+  assert_int_equal(att->len, csv_len);
+  assert_memory_equal(att->data, csv, csv_len);
+
+  /* The related part announces its root's type. */
+  bool related_typed = false;
+  for (size_t i = 0; i < p->L.n; i++)
+    related_typed = related_typed ||
+                    strcmp(p->L.v[i], "Content-Type: multipart/related; type=\"multipart/alternative\";") == 0;
+  assert_true(related_typed);
+}
+
+static void test_mime_attachment_without_html_is_mixed_with_the_text(void **state) {
+  arena *a = *state;
+  const char csv[] = "a,b\r\n1,2\r\n";
+  nt_part att = {.kind = NT_PART_ATTACHMENT, .content_type = "text/csv", .charset = "utf-8", .filename = "r.csv",
+                 .data = (const uint8_t *)csv, .len = sizeof csv - 1};
+  nt_email e = sample_email();
+  e.html = NULL;
+  e.parts = &att;
+  e.n_parts = 1;
+  parsed *p = build_and_read(a, &e, MAX_LINE);
+  assert_int_equal(p->parts.n, 2);
+  assert_string_equal(p->parts.v[0].content_type, "text/plain; charset=UTF-8");
+  assert_string_equal(p->parts.v[0].path, "mixed");
+  assert_string_equal(p->parts.v[1].path, "mixed");
+  assert_int_equal(p->parts.v[1].len, sizeof csv - 1);
+  assert_memory_equal(p->parts.v[1].data, csv, sizeof csv - 1);
+}
+
+static void test_mime_part_filenames_are_sanitised_folded_or_defaulted(void **state) {
+  arena *a = *state;
+  size_t csv_len;
+  char *csv = report_csv(a, 2, &csv_len);
+  nt_part parts[2];
+  nt_email e = report_email(a, parts, csv, csv_len);
+  parts[0].filename = "../../etc/passwd\r\nBcc: evil@x\".csv";
+  parts[1].filename = "biểu đồ.svg";
+  parsed *p = build_and_read(a, &e, MAX_LINE);
+  assert_string_equal(p->parts.v[3].disposition, "attachment; filename=\".._.._etc_passwd__Bcc__evil_x_.csv\"");
+  assert_string_equal(p->parts.v[2].disposition, "inline; filename=\"bi___u______.svg\"");
+  for (size_t i = 0; i < p->L.n; i++) assert_true(strncasecmp(p->L.v[i], "Bcc:", 4) != 0);
+
+  /* A long name is cut at 64 and its parameters fold so every line still fits. */
+  char *name = arena_alloc(a, 101);
+  memset(name, 'r', 100);
+  parts[0].filename = name;
+  p = build_and_read(a, &e, MAX_LINE);
+  assert_lines_fit(p);
+  char *cut = arena_strndup(a, name, 64);
+  assert_string_equal(p->parts.v[3].content_type, arena_printf(a, "text/csv; charset=utf-8; name=\"%s\"", cut));
+  assert_string_equal(p->parts.v[3].disposition, arena_printf(a, "attachment; filename=\"%s\"", cut));
+
+  /* No name: one from the type. */
+  parts[0].filename = NULL;
+  parts[1].filename = "";
+  p = build_and_read(a, &e, MAX_LINE);
+  assert_string_equal(p->parts.v[3].disposition, "attachment; filename=\"attachment\"");
+  assert_string_equal(p->parts.v[2].disposition, "inline; filename=\"image.svg\"");
+}
+
+static void test_mime_refuses_unusable_parts(void **state) {
+  arena *a = *state;
+  size_t csv_len;
+  char *csv = report_csv(a, 2, &csv_len);
+  nt_part parts[2];
+  char *out;
+  size_t len;
+  nt_email e = report_email(a, parts, csv, csv_len);
+  assert_true(nt_mime_build(a, &e, &out, &len));
+
+  static const char *const BAD_ATTACHMENT_TYPES[] = {
+      "text", "/csv", "text/", "text/csv; x=y", "text/csv\r\nBcc: evil@x", "text/c\"sv", "text/csv/x", "",
+  };
+  for (size_t i = 0; i < sizeof BAD_ATTACHMENT_TYPES / sizeof BAD_ATTACHMENT_TYPES[0]; i++) {
+    e = report_email(a, parts, csv, csv_len);
+    parts[0].content_type = BAD_ATTACHMENT_TYPES[i];
+    if (nt_mime_build(a, &e, &out, &len)) fail_msg("attachment type \"%s\" accepted", BAD_ATTACHMENT_TYPES[i]);
+    assert_null(out);
+  }
+  /* Only the image types a reader shows inline, with a usable content id. */
+  static const char *const BAD_INLINE_TYPES[] = {"image/gif", "text/html", "image/svg+xml; x=y", "IMAGE/PNG"};
+  for (size_t i = 0; i < sizeof BAD_INLINE_TYPES / sizeof BAD_INLINE_TYPES[0]; i++) {
+    e = report_email(a, parts, csv, csv_len);
+    parts[1].content_type = BAD_INLINE_TYPES[i];
+    if (nt_mime_build(a, &e, &out, &len)) fail_msg("inline type \"%s\" accepted", BAD_INLINE_TYPES[i]);
+  }
+  e = report_email(a, parts, csv, csv_len);
+  parts[1].content_type = NULL;
+  assert_false(nt_mime_build(a, &e, &out, &len));
+  e = report_email(a, parts, csv, csv_len);
+  parts[1].content_id = NULL;
+  assert_false(nt_mime_build(a, &e, &out, &len));
+  e = report_email(a, parts, csv, csv_len);
+  parts[1].content_id = "a b";
+  assert_false(nt_mime_build(a, &e, &out, &len));
+  /* An inline image needs HTML to show it; an attachment does not. */
+  e = report_email(a, parts, csv, csv_len);
+  e.html = NULL;
+  assert_false(nt_mime_build(a, &e, &out, &len));
+  e.n_parts = 1;
+  assert_true(nt_mime_build(a, &e, &out, &len));
+  /* Charsets are names; data is never empty; the kind is one of the two. */
+  static const char *const BAD_CHARSETS[] = {"", "utf-8\"; name=\"x", "utf 8", "-utf8"};
+  for (size_t i = 0; i < sizeof BAD_CHARSETS / sizeof BAD_CHARSETS[0]; i++) {
+    e = report_email(a, parts, csv, csv_len);
+    parts[0].charset = BAD_CHARSETS[i];
+    if (nt_mime_build(a, &e, &out, &len)) fail_msg("charset \"%s\" accepted", BAD_CHARSETS[i]);
+  }
+  e = report_email(a, parts, csv, csv_len);
+  parts[0].len = 0;
+  assert_false(nt_mime_build(a, &e, &out, &len));
+  e = report_email(a, parts, csv, csv_len);
+  parts[1].data = NULL;
+  assert_false(nt_mime_build(a, &e, &out, &len));
+  e = report_email(a, parts, csv, csv_len);
+  parts[0].kind = (nt_part_kind)7;
   assert_false(nt_mime_build(a, &e, &out, &len));
 }
 
@@ -756,6 +988,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_mime_quotes_ascii_display_names, setup, teardown),
       cmocka_unit_test_setup_teardown(test_invalid_addresses_are_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_mime_refuses_missing_parts, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_mime_report_has_the_chart_inline_and_the_csv_attached, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_mime_attachment_without_html_is_mixed_with_the_text, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_mime_part_filenames_are_sanitised_folded_or_defaulted, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_mime_refuses_unusable_parts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_qr_png_reads_back_as_the_token, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -378,8 +378,8 @@ static void test_smtp_mime_message_arrives(void **state) {
   (void)state;
   nt_smtp_config c = smtp_config();
   const char *subject = arena_printf(A, "Vé của bạn %s", unique("mime"));
-  nt_inline_png png = {.content_id = "qr@metro.example.com", .filename = "ticket-qr.png", .data = PNG_1X1,
-                       .len = sizeof PNG_1X1};
+  nt_part png = {.kind = NT_PART_INLINE, .content_type = "image/png", .content_id = "qr@metro.example.com",
+                 .filename = "ticket-qr.png", .data = PNG_1X1, .len = sizeof PNG_1X1};
   nt_email e = {.from_name = "Metro HCMC",
                 .from_addr = FROM_ADDR,
                 .to_name = "Nguyễn Lan",
@@ -387,7 +387,8 @@ static void test_smtp_mime_message_arrives(void **state) {
                 .subject = subject,
                 .text = "Vé một chiều: 14.000 ₫",
                 .html = "<p>Vé một chiều: <b>14.000 ₫</b></p><img src=\"cid:qr@metro.example.com\">",
-                .png = &png,
+                .parts = &png,
+                .n_parts = 1,
                 .message_id = arena_printf(A, "<%s@metro.example.com>", unique("id")),
                 .date_unix = 1768447800};
   char *raw;
@@ -407,6 +408,53 @@ static void test_smtp_mime_message_arrives(void **state) {
   assert_string_equal(str_at(json_array_get(inl, 0), "ContentID"), "qr@metro.example.com");
   assert_string_equal(str_at(json_array_get(inl, 0), "ContentType"), "image/png");
   assert_int_equal(json_integer_value(json_object_get(json_array_get(inl, 0), "Size")), sizeof PNG_1X1);
+}
+
+/* The scheduled report's shape (mixed [ related [ alternative, SVG chart ], CSV ]) as a mail
+ * reader sees it: the chart inline by its Content-ID, the CSV an attachment whose bytes (CRLF,
+ * UTF-8) download unchanged. */
+static void test_smtp_report_message_arrives(void **state) {
+  (void)state;
+  nt_smtp_config c = smtp_config();
+  const char *subject = arena_printf(A, "Báo cáo %s", unique("report"));
+  static const char SVG[] = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"4\" height=\"4\"></svg>\n";
+  static const char CSV[] = "section,metric,value\r\nrevenue,total,14000\r\nstation,name,\"Bến Thành\nga 1\"\r\n";
+  const nt_part parts[] = {
+      {.kind = NT_PART_ATTACHMENT, .content_type = "text/csv", .charset = "utf-8",
+       .filename = "metro-report-2026-12-02.csv", .data = (const uint8_t *)CSV, .len = sizeof CSV - 1},
+      {.kind = NT_PART_INLINE, .content_type = "image/svg+xml", .content_id = "chart@metro.example.com",
+       .filename = "revenue-by-day.svg", .data = (const uint8_t *)SVG, .len = sizeof SVG - 1},
+  };
+  nt_email e = {.from_name = "Metro HCMC", .from_addr = FROM_ADDR, .to_addr = "ops@example.com", .subject = subject,
+                .text = "Doanh thu: 14.000 ₫", .html = "<p>Doanh thu</p><img src=\"cid:chart@metro.example.com\">",
+                .parts = parts, .n_parts = 2, .date_unix = 1768447800};
+  char *raw;
+  size_t len;
+  assert_true(nt_mime_build(A, &e, &raw, &len));
+  char err[512];
+  assert_int_equal(nt_smtp_send(&c, e.to_addr, raw, len, err, sizeof err), NT_SENT);
+  json_t *summary = mailpit_find(subject);
+  assert_non_null(summary);
+  const char *id = str_at(summary, "ID");
+  json_t *msg = call_json("GET", arena_printf(A, "%s/message/%s", g_mailpit_api, id), NULL, 200);
+  assert_non_null(strstr(str_at(msg, "HTML"), "cid:chart@metro.example.com"));
+  json_t *inl = json_object_get(msg, "Inline");
+  assert_int_equal(json_array_size(inl), 1);
+  assert_string_equal(str_at(json_array_get(inl, 0), "ContentID"), "chart@metro.example.com");
+  assert_string_equal(str_at(json_array_get(inl, 0), "ContentType"), "image/svg+xml");
+  json_t *att = json_object_get(msg, "Attachments");
+  assert_int_equal(json_array_size(att), 1);
+  json_t *csv = json_array_get(att, 0);
+  assert_string_equal(str_at(csv, "FileName"), "metro-report-2026-12-02.csv");
+  assert_string_equal(str_at(csv, "ContentType"), "text/csv");
+  httpc_request req = {.method = "GET",
+                       .url = arena_printf(A, "%s/message/%s/part/%s", g_mailpit_api, id, str_at(csv, "PartID")),
+                       .timeout_ms = 10000};
+  httpc_response res;
+  assert_true(httpc_send(A, &req, &res));
+  assert_int_equal(res.status, 200);
+  assert_int_equal(res.body_len, sizeof CSV - 1);
+  assert_memory_equal(res.body, CSV, sizeof CSV - 1);
 }
 
 /* 550 to RCPT TO: refused for good, with the server's words in err. */
@@ -682,6 +730,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_smtp_message_arrives, setup, teardown),
       cmocka_unit_test_setup_teardown(test_smtp_dot_lines_survive, setup, teardown),
       cmocka_unit_test_setup_teardown(test_smtp_mime_message_arrives, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_smtp_report_message_arrives, setup, teardown),
       cmocka_unit_test_setup_teardown(test_smtp_refused_recipient, setup, teardown),
       cmocka_unit_test_setup_teardown(test_smtp_temporary_refusal, setup, teardown),
       cmocka_unit_test_setup_teardown(test_smtp_auth, setup, teardown),
