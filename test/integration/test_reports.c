@@ -452,6 +452,73 @@ static void test_a_report_downloads_as_csv_and_svg_files(void **state) {
   free(failed);
 }
 
+/* ---- revenue netting across local days ---- */
+
+/* A Breakdown's amount (amountVnd) for key in the analytics' list, 0 when absent. */
+static long long amount_of(const http_response *r, const char *list, const char *key) {
+  json_t *it;
+  size_t i;
+  json_array_foreach(json_object_get(r->json, list), i, it) {
+    if (strcmp(jstr(it, "key"), key) == 0) return atoll(jstr(it, "amountVnd"));
+  }
+  return 0;
+}
+
+static long long total_of(const http_response *r, const char *field) {
+  return atoll(json_string_value(json_object_get(json_object_get(r->json, "totals"), field)));
+}
+
+/* A payment at 23:30 local on 10 January and a partial refund at 00:10 local on the 11th (both
+ * still 10 January in UTC): each counts on its own local day, the week nets them, and the line
+ * split follows the segment prices with shares that add up exactly. The facts are written as the
+ * consumer would (a January no other activity touches). */
+static void test_a_refund_on_another_local_day_nets_in_the_week_not_the_day(void **state) {
+  (void)state;
+  /* A run before on the same stack left them: start afresh. */
+  free(sql_value("WITH m AS (DELETE FROM report.money WHERE ticket_id = $1) DELETE FROM report.tickets WHERE "
+                 "ticket_id = $1 RETURNING 1",
+                 "netting-ticket"));
+  sql_exec("INSERT INTO report.tickets (ticket_id, ticket_type, payment_method, amount, created_at) "
+           "VALUES ($1, 'oneway', 'vnpay', 20000, '2026-01-10T16:00:00Z') RETURNING 1",
+           "netting-ticket");
+  sql_exec("INSERT INTO report.ticket_lines (ticket_id, seq, route_id, segment_price) VALUES "
+           "($1, 0, 'netting-line-a', 12000), ($1, 1, 'netting-line-b', 8000) RETURNING 1",
+           "netting-ticket");
+  sql_exec("INSERT INTO report.money (event_id, kind, at, ticket_id, payment_id, method, amount) VALUES "
+           "(gen_random_uuid(), 'payment', '2026-01-10T16:30:00Z', $1, 'netting-payment', 'vnpay', 20000), "
+           "(gen_random_uuid(), 'refund', '2026-01-10T17:10:00Z', $1, 'netting-payment', '', -14000) RETURNING 1",
+           "netting-ticket");
+  http_response *d10 = call_ok("GET", "/v1/reports/analytics?period=daily&date=2026-01-10", NULL, admin_token);
+  http_response *d11 = call_ok("GET", "/v1/reports/analytics?period=daily&date=2026-01-11", NULL, admin_token);
+  http_response *week = call_ok("GET", "/v1/reports/analytics?period=weekly&date=2026-01-10", NULL, admin_token);
+  assert_int_equal(total_of(d10, "paymentsVnd"), 20000);
+  assert_int_equal(total_of(d10, "refundsVnd"), 0);
+  assert_int_equal(total_of(d10, "revenueVnd"), 20000);
+  assert_int_equal(amount_of(d10, "revenueByLine", "netting-line-a"), 12000);
+  assert_int_equal(amount_of(d10, "revenueByLine", "netting-line-b"), 8000);
+  assert_int_equal(total_of(d11, "paymentsVnd"), 0);
+  assert_int_equal(total_of(d11, "refundsVnd"), 14000);
+  assert_int_equal(total_of(d11, "revenueVnd"), -14000);
+  assert_int_equal(amount_of(d11, "revenueByPaymentMethod", "vnpay"), -14000); /* the payment's method */
+  assert_int_equal(amount_of(d11, "revenueByTicketType", "oneway"), -14000);
+  assert_int_equal(amount_of(d11, "revenueByLine", "netting-line-a"), -8400);
+  assert_int_equal(amount_of(d11, "revenueByLine", "netting-line-b"), -5600);
+  assert_string_equal(json_at(week, "startDate"), "2026-01-05");
+  assert_string_equal(json_at(week, "endDate"), "2026-01-11");
+  assert_int_equal(total_of(week, "revenueVnd"), 6000);
+  assert_int_equal(amount_of(week, "revenueByDay", "2026-01-10"), 20000);
+  assert_int_equal(amount_of(week, "revenueByDay", "2026-01-11"), -14000);
+  assert_int_equal(amount_of(week, "revenueByLine", "netting-line-a"), 3600);
+  assert_int_equal(amount_of(week, "revenueByLine", "netting-line-b"), 2400);
+  /* The daily series carries the refund in the hour it happened: 00:00-01:00 local. */
+  json_t *first = json_array_get(json_object_get(d11->json, "series"), 0);
+  assert_string_equal(jstr(first, "label"), "2026-01-11 00:00");
+  assert_string_equal(jstr(first, "revenueVnd"), "-14000");
+  http_response_free(d10);
+  http_response_free(d11);
+  http_response_free(week);
+}
+
 /* ---- templates and schedules ---- */
 
 static void test_templates_are_managed_and_validated(void **state) {
@@ -688,6 +755,7 @@ int main(void) {
       cmocka_unit_test(test_todays_analytics_agree_and_flag_the_day_partial),
       cmocka_unit_test(test_a_report_downloads_as_csv_and_svg_files),
       cmocka_unit_test(test_redelivering_every_event_changes_nothing),
+      cmocka_unit_test(test_a_refund_on_another_local_day_nets_in_the_week_not_the_day),
       cmocka_unit_test(test_templates_are_managed_and_validated),
       cmocka_unit_test(test_a_due_schedule_emails_one_report_even_with_two_replicas),
       cmocka_unit_test(test_bad_input_gets_clear_errors),
