@@ -1,7 +1,9 @@
 /* Per-call arena: a chain of blocks handed out by bumping a pointer, plus a list of
- * deferred destructors; everything is released together by arena_destroy. */
+ * deferred destructors; everything is released together by arena_destroy. Also the
+ * growable string built on it (arena_buf). */
 #include "common/arena.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,3 +130,48 @@ ProtobufCAllocator arena_protobuf_allocator(arena *a) {
 }
 
 size_t arena_used(const arena *a) { return a->total; }
+
+#define ARENA_BUF_FIRST 256
+
+void arena_buf_reserve(arena_buf *b, size_t extra) {
+  if (extra > SIZE_MAX - 1 - b->len) abort(); /* overflow */
+  size_t need = b->len + extra + 1;
+  if (need <= b->cap) return;
+  size_t cap = b->cap ? b->cap : ARENA_BUF_FIRST;
+  while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+  char *data = arena_alloc(b->a, cap);
+  if (b->len) memcpy(data, b->data, b->len);
+  data[b->len] = '\0';
+  b->data = data;
+  b->cap = cap;
+}
+
+void arena_buf_append(arena_buf *b, const char *s, size_t n) {
+  arena_buf_reserve(b, n);
+  if (n) memcpy(b->data + b->len, s, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+}
+
+void arena_buf_puts(arena_buf *b, const char *s) { arena_buf_append(b, s, strlen(s)); }
+
+void arena_buf_putc(arena_buf *b, char c) { arena_buf_append(b, &c, 1); }
+
+void arena_buf_printf(arena_buf *b, const char *fmt, ...) {
+  va_list ap, again;
+  va_start(ap, fmt);
+  va_copy(again, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n > 0) {
+    arena_buf_reserve(b, (size_t)n);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+    b->len += (size_t)n;
+  }
+  va_end(again);
+}
+
+char *arena_buf_str(arena_buf *b) {
+  if (!b->data) arena_buf_reserve(b, 0); /* an empty string of the arena's, not a literal */
+  return b->data;
+}

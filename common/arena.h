@@ -31,4 +31,23 @@ ProtobufCAllocator arena_protobuf_allocator(arena *a);
 /* Bytes handed out so far (for metrics and tests). */
 size_t arena_used(const arena *a);
 
+/* A growable NUL-terminated string in an arena: start with `arena_buf b = {.a = a};`. Growth
+ * doubles the capacity into a new block (old blocks die with the arena); once anything was
+ * reserved, data is NUL-terminated and len excludes the NUL. Aborts on OOM. */
+typedef struct arena_buf {
+  arena *a;
+  char *data;
+  size_t len, cap;
+} arena_buf;
+
+/* Room for `extra` more bytes plus the NUL. */
+void arena_buf_reserve(arena_buf *b, size_t extra);
+/* n bytes of s (which may hold NULs). */
+void arena_buf_append(arena_buf *b, const char *s, size_t n);
+void arena_buf_puts(arena_buf *b, const char *s);
+void arena_buf_putc(arena_buf *b, char c);
+void arena_buf_printf(arena_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The string so far ("" when empty, never NULL: an empty buffer gets its first block). */
+char *arena_buf_str(arena_buf *b);
+
 #endif

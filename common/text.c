@@ -1,38 +1,44 @@
-/* Text checks on untrusted input (see text.h): a strict UTF-8 decoder that counts
- * code points, control-character and charset tests, and calendar date parsing. */
+/* Text checks on untrusted input (see text.h): a strict UTF-8 decoder and a code point
+ * count on top of it, control-character and charset tests, and calendar date parsing. */
 #include "common/text.h"
 
 #include <string.h>
 
-long text_utf8_length(const char *s) {
-  const unsigned char *p = (const unsigned char *)s;
-  long n = 0;
-  while (*p) {
-    unsigned c = *p;
-    int extra;
-    unsigned cp, min;
-    if (c < 0x80) {
-      p++;
-      n++;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      extra = 1, cp = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-      extra = 2, cp = c & 0x0f, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-      extra = 3, cp = c & 0x07, min = 0x10000;
-    } else {
-      return -1;
-    }
-    p++;
-    for (int i = 0; i < extra; i++, p++) {
-      if ((*p & 0xc0) != 0x80) return -1;
-      cp = (cp << 6) | (*p & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return -1;
-    n++;
+size_t text_utf8_decode(const char *p, unsigned *cp) {
+  const unsigned char *u = (const unsigned char *)p;
+  unsigned c = u[0], value, min;
+  size_t n;
+  if (c < 0x80) {
+    if (cp) *cp = c;
+    return 1;
   }
+  if ((c & 0xe0) == 0xc0) {
+    n = 2, value = c & 0x1f, min = 0x80;
+  } else if ((c & 0xf0) == 0xe0) {
+    n = 3, value = c & 0x0f, min = 0x800;
+  } else if ((c & 0xf8) == 0xf0) {
+    n = 4, value = c & 0x07, min = 0x10000;
+  } else {
+    return 0; /* a continuation byte or 0xf8-0xff */
+  }
+  for (size_t i = 1; i < n; i++) {
+    if ((u[i] & 0xc0) != 0x80) return 0; /* also stops at the NUL */
+    value = (value << 6) | (u[i] & 0x3f);
+  }
+  if (value < min || value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff)) return 0;
+  if (cp) *cp = value;
   return n;
+}
+
+long text_utf8_length(const char *s) {
+  long count = 0;
+  while (*s) {
+    size_t n = text_utf8_decode(s, NULL);
+    if (!n) return -1;
+    s += n;
+    count++;
+  }
+  return count;
 }
 
 bool text_has_control(const char *s) {

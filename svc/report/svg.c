@@ -2,9 +2,9 @@
  * (round-number y axis, light grid, thinned x labels). Pure; every text is escaped; output in the arena. */
 #include "svc/report/report.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
+
+#include "common/text.h"
 
 #define SVG_W 800
 #define SVG_H 400
@@ -13,6 +13,7 @@
 #define MARGIN_BOTTOM_LINE 56
 #define MARGIN_BOTTOM_BAR 108 /* room for rotated labels */
 #define CHAR_W 7.0            /* average advance of a 12px sans-serif character */
+#define SVG_FIRST_BLOCK 4096
 
 #define COLOUR_SERIES "#2563eb"
 #define COLOUR_GRID "#e5e7eb"
@@ -32,19 +33,12 @@
 
 typedef enum chart_kind { CHART_LINE, CHART_BAR } chart_kind;
 
-/* A growable NUL-terminated string in the arena (old blocks die with it). */
-typedef struct svg_buf {
-  arena *a;
-  char *data;
-  size_t len, cap;
-} svg_buf;
-
 typedef struct y_axis {
   int64_t lo, hi, step; /* lo and hi are multiples of step, lo <= 0 <= hi, lo < hi */
 } y_axis;
 
 typedef struct chart {
-  svg_buf *b;
+  arena_buf *b;
   chart_kind kind;
   const rp_point *pts;
   size_t n;
@@ -52,100 +46,40 @@ typedef struct chart {
   y_axis axis;
 } chart;
 
-/* ---- string builder ---- */
-
-static void buf_reserve(svg_buf *b, size_t extra) {
-  if (b->len + extra + 1 <= b->cap) return;
-  size_t cap = b->cap ? b->cap : 4096;
-  while (cap < b->len + extra + 1) cap *= 2;
-  char *data = arena_alloc(b->a, cap);
-  if (b->len) memcpy(data, b->data, b->len);
-  b->data = data;
-  b->cap = cap;
-}
-
-static void buf_append(svg_buf *b, const char *s, size_t n) {
-  buf_reserve(b, n);
-  memcpy(b->data + b->len, s, n);
-  b->len += n;
-  b->data[b->len] = '\0';
-}
-
-static void buf_puts(svg_buf *b, const char *s) { buf_append(b, s, strlen(s)); }
-
-static void buf_printf(svg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void buf_printf(svg_buf *b, const char *fmt, ...) {
-  va_list ap, again;
-  va_start(ap, fmt);
-  va_copy(again, ap);
-  int n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  if (n > 0) {
-    buf_reserve(b, (size_t)n);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
-    b->len += (size_t)n;
-  }
-  va_end(again);
-}
-
 /* ---- text: UTF-8 repair and XML escaping ---- */
-
-/* The length of the well-formed UTF-8 sequence at p (1-4) with its code point, or 0 when the
- * bytes there are not one (stray continuation, overlong, surrogate, beyond U+10FFFF, cut short). */
-static size_t utf8_decode(const unsigned char *p, unsigned *cp_out) {
-  unsigned c = p[0], cp, min;
-  size_t n;
-  if (c < 0x80) return *cp_out = c, 1;
-  if ((c & 0xe0) == 0xc0) {
-    n = 2, cp = c & 0x1f, min = 0x80;
-  } else if ((c & 0xf0) == 0xe0) {
-    n = 3, cp = c & 0x0f, min = 0x800;
-  } else if ((c & 0xf8) == 0xf0) {
-    n = 4, cp = c & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  for (size_t i = 1; i < n; i++) {
-    if ((p[i] & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (p[i] & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  *cp_out = cp;
-  return n;
-}
 
 /* Code points XML 1.0 cannot carry (and tabs/newlines, meaningless in a label) are dropped. */
 static bool xml_dropped(unsigned cp) { return cp < 0x20 || cp == 0x7f || cp == 0xfffe || cp == 0xffff; }
 
 /* Walks s as code points: invalid bytes read as U+FFFD, dropped ones skipped. With b, writes the
  * first `limit` of them escaped. Returns how many code points s holds (or were written). */
-static size_t xml_walk(svg_buf *b, const char *s, size_t limit) {
+static size_t xml_walk(arena_buf *b, const char *s, size_t limit) {
   static const char REPLACEMENT[] = "\xef\xbf\xbd";
-  const unsigned char *p = (const unsigned char *)s;
+  const char *p = s;
   size_t count = 0;
   while (*p && count < limit) {
     unsigned cp = 0;
-    size_t n = utf8_decode(p, &cp);
-    const char *bytes = (const char *)p;
+    size_t n = text_utf8_decode(p, &cp);
+    const char *bytes = p;
     if (!n) bytes = REPLACEMENT, cp = 0xfffd;
     p += n ? n : 1;
     if (xml_dropped(cp)) continue;
     count++;
     if (!b) continue;
     switch (cp) {
-    case '&': buf_puts(b, "&amp;"); break;
-    case '<': buf_puts(b, "&lt;"); break;
-    case '>': buf_puts(b, "&gt;"); break;
-    case '"': buf_puts(b, "&quot;"); break;
-    case '\'': buf_puts(b, "&apos;"); break;
-    default: buf_append(b, bytes, n ? n : sizeof REPLACEMENT - 1);
+    case '&': arena_buf_puts(b, "&amp;"); break;
+    case '<': arena_buf_puts(b, "&lt;"); break;
+    case '>': arena_buf_puts(b, "&gt;"); break;
+    case '"': arena_buf_puts(b, "&quot;"); break;
+    case '\'': arena_buf_puts(b, "&apos;"); break;
+    default: arena_buf_append(b, bytes, n ? n : sizeof REPLACEMENT - 1);
     }
   }
   return count;
 }
 
 /* s escaped for XML, cut to max_cp code points with a trailing ellipsis when longer. */
-static void put_text(svg_buf *b, const char *s, size_t max_cp) {
+static void put_text(arena_buf *b, const char *s, size_t max_cp) {
   if (!s) return;
   size_t total = xml_walk(NULL, s, (size_t)-1);
   if (total <= max_cp) {
@@ -153,7 +87,7 @@ static void put_text(svg_buf *b, const char *s, size_t max_cp) {
     return;
   }
   xml_walk(b, s, max_cp - 1);
-  buf_puts(b, "\xe2\x80\xa6"); /* U+2026 */
+  arena_buf_puts(b, "\xe2\x80\xa6"); /* U+2026 */
 }
 
 /* ---- numbers ---- */
@@ -230,51 +164,53 @@ static size_t label_every(const chart *c) {
 
 /* ---- drawing ---- */
 
-static void put_line(svg_buf *b, double x1, double y1, double x2, double y2, const char *colour) {
-  buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>\n", x1, y1, x2, y2, colour);
+static void put_line(arena_buf *b, double x1, double y1, double x2, double y2, const char *colour) {
+  arena_buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>\n", x1, y1, x2, y2,
+                   colour);
 }
 
 static void draw_header(const chart *c, const char *title) {
-  svg_buf *b = c->b;
-  buf_printf(b,
-             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-             "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" height=\"%d\" "
-             "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n<title>",
-             SVG_W, SVG_H, SVG_W, SVG_H);
+  arena_buf *b = c->b;
+  arena_buf_printf(b,
+                   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                   "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" height=\"%d\" "
+                   "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n<title>",
+                   SVG_W, SVG_H, SVG_W, SVG_H);
   put_text(b, title, TITLE_MAX_CP);
-  buf_printf(b, "</title>\n<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", SVG_W, SVG_H);
-  buf_printf(b, "<text x=\"%d\" y=\"30\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\" fill=\"%s\">",
-             SVG_W / 2, COLOUR_TEXT);
+  arena_buf_printf(b, "</title>\n<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", SVG_W, SVG_H);
+  arena_buf_printf(b,
+                   "<text x=\"%d\" y=\"30\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\" fill=\"%s\">",
+                   SVG_W / 2, COLOUR_TEXT);
   put_text(b, title, TITLE_MAX_CP);
-  buf_puts(b, "</text>\n");
+  arena_buf_puts(b, "</text>\n");
 }
 
 /* Grid lines, tick marks and the round-number labels of the y axis, then its caption. */
 static void draw_y_axis(const chart *c, const char *y_label) {
-  svg_buf *b = c->b;
-  buf_puts(b, "<g class=\"grid\" stroke-width=\"1\">\n");
+  arena_buf *b = c->b;
+  arena_buf_puts(b, "<g class=\"grid\" stroke-width=\"1\">\n");
   for (int64_t t = c->axis.lo; t <= c->axis.hi; t += c->axis.step)
     put_line(b, c->left, y_of(c, t), c->right, y_of(c, t), COLOUR_GRID);
-  buf_puts(b, "</g>\n<g class=\"y-labels\" text-anchor=\"end\" fill=\"" COLOUR_TEXT "\">\n");
+  arena_buf_puts(b, "</g>\n<g class=\"y-labels\" text-anchor=\"end\" fill=\"" COLOUR_TEXT "\">\n");
   for (int64_t t = c->axis.lo; t <= c->axis.hi; t += c->axis.step) {
     char num[32];
     format_thousands(t, num);
-    buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n", c->left - 8, y_of(c, t) + 4, num);
+    arena_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n", c->left - 8, y_of(c, t) + 4, num);
   }
-  buf_puts(b, "</g>\n");
+  arena_buf_puts(b, "</g>\n");
   double mid = (c->top + c->bottom) / 2;
-  buf_printf(b,
-             "<text class=\"caption\" x=\"18\" y=\"%.1f\" transform=\"rotate(-90 18 %.1f)\" text-anchor=\"middle\" "
-             "fill=\"%s\">",
-             mid, mid, COLOUR_MUTED);
+  arena_buf_printf(b,
+                   "<text class=\"caption\" x=\"18\" y=\"%.1f\" transform=\"rotate(-90 18 %.1f)\" "
+                   "text-anchor=\"middle\" fill=\"%s\">",
+                   mid, mid, COLOUR_MUTED);
   put_text(b, y_label, CAPTION_MAX_CP);
-  buf_puts(b, "</text>\n");
+  arena_buf_puts(b, "</text>\n");
 }
 
 /* Both axes, the zero line when values go below zero, and the x ticks. */
 static void draw_axes(const chart *c) {
-  svg_buf *b = c->b;
-  buf_puts(b, "<g class=\"axes\" stroke-width=\"1\">\n");
+  arena_buf *b = c->b;
+  arena_buf_puts(b, "<g class=\"axes\" stroke-width=\"1\">\n");
   put_line(b, c->left, c->top, c->left, c->bottom, COLOUR_AXIS);
   put_line(b, c->left, c->bottom, c->right, c->bottom, COLOUR_AXIS);
   if (c->axis.lo < 0) put_line(b, c->left, y_of(c, 0), c->right, y_of(c, 0), COLOUR_AXIS);
@@ -282,77 +218,80 @@ static void draw_axes(const chart *c) {
     put_line(b, c->left - 4, y_of(c, t), c->left, y_of(c, t), COLOUR_AXIS);
   size_t every = label_every(c);
   for (size_t i = 0; i < c->n; i += every) put_line(b, x_of(c, i), c->bottom, x_of(c, i), c->bottom + 4, COLOUR_AXIS);
-  buf_puts(b, "</g>\n");
+  arena_buf_puts(b, "</g>\n");
 }
 
 /* The x labels, thinned: centred under line points, rotated under bars. */
 static void draw_x_labels(const chart *c) {
-  svg_buf *b = c->b;
-  buf_puts(b, "<g class=\"x-labels\" fill=\"" COLOUR_TEXT "\">\n");
+  arena_buf *b = c->b;
+  arena_buf_puts(b, "<g class=\"x-labels\" fill=\"" COLOUR_TEXT "\">\n");
   size_t every = label_every(c);
   for (size_t i = 0; i < c->n; i += every) {
     double x = x_of(c, i);
     if (c->kind == CHART_BAR) {
       double y = c->bottom + 14;
-      buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" transform=\"rotate(-45 %.1f %.1f)\" text-anchor=\"end\">", x, y, x, y);
+      arena_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" transform=\"rotate(-45 %.1f %.1f)\" text-anchor=\"end\">", x, y,
+                       x, y);
       put_text(b, c->pts[i].label, BAR_LABEL_MAX_CP);
     } else {
-      buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x, c->bottom + 20);
+      arena_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x, c->bottom + 20);
       put_text(b, c->pts[i].label, LINE_LABEL_MAX_CP);
     }
-    buf_puts(b, "</text>\n");
+    arena_buf_puts(b, "</text>\n");
   }
-  buf_puts(b, "</g>\n");
+  arena_buf_puts(b, "</g>\n");
 }
 
 /* A hover text for one point: "label: 1,250,000". */
-static void put_tooltip(svg_buf *b, const rp_point *p) {
+static void put_tooltip(arena_buf *b, const rp_point *p) {
   char num[32];
   format_thousands(p->value, num);
-  buf_puts(b, "<title>");
+  arena_buf_puts(b, "<title>");
   put_text(b, p->label, TITLE_MAX_CP);
-  buf_printf(b, ": %s</title>", num);
+  arena_buf_printf(b, ": %s</title>", num);
 }
 
 static void draw_bars(const chart *c) {
-  svg_buf *b = c->b;
+  arena_buf *b = c->b;
   double width = (c->right - c->left) / (double)c->n * 0.7, zero = y_of(c, 0);
   if (width > MAX_BAR_W) width = MAX_BAR_W;
-  buf_puts(b, "<g class=\"series\" fill=\"" COLOUR_SERIES "\">\n");
+  arena_buf_puts(b, "<g class=\"series\" fill=\"" COLOUR_SERIES "\">\n");
   for (size_t i = 0; i < c->n; i++) {
     double y = y_of(c, c->pts[i].value);
     double top = y < zero ? y : zero, height = y < zero ? zero - y : y - zero;
-    buf_printf(b, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\">", x_of(c, i) - width / 2, top, width,
-               height);
+    arena_buf_printf(b, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\">", x_of(c, i) - width / 2, top,
+                     width, height);
     put_tooltip(b, &c->pts[i]);
-    buf_puts(b, "</rect>\n");
+    arena_buf_puts(b, "</rect>\n");
   }
-  buf_puts(b, "</g>\n");
+  arena_buf_puts(b, "</g>\n");
 }
 
 static void draw_line(const chart *c) {
-  svg_buf *b = c->b;
-  buf_puts(b, "<g class=\"series\">\n");
+  arena_buf *b = c->b;
+  arena_buf_puts(b, "<g class=\"series\">\n");
   if (c->n > 1) {
-    buf_puts(b, "<polyline fill=\"none\" stroke=\"" COLOUR_SERIES
-                "\" stroke-width=\"2\" stroke-linejoin=\"round\" points=\"");
-    for (size_t i = 0; i < c->n; i++) buf_printf(b, "%s%.1f,%.1f", i ? " " : "", x_of(c, i), y_of(c, c->pts[i].value));
-    buf_puts(b, "\"/>\n");
+    arena_buf_puts(b, "<polyline fill=\"none\" stroke=\"" COLOUR_SERIES
+                      "\" stroke-width=\"2\" stroke-linejoin=\"round\" points=\"");
+    for (size_t i = 0; i < c->n; i++)
+      arena_buf_printf(b, "%s%.1f,%.1f", i ? " " : "", x_of(c, i), y_of(c, c->pts[i].value));
+    arena_buf_puts(b, "\"/>\n");
   }
   if (c->n <= MAX_MARKERS) {
     for (size_t i = 0; i < c->n; i++) {
-      buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"" COLOUR_SERIES "\">", x_of(c, i),
-                 y_of(c, c->pts[i].value));
+      arena_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"" COLOUR_SERIES "\">", x_of(c, i),
+                       y_of(c, c->pts[i].value));
       put_tooltip(b, &c->pts[i]);
-      buf_puts(b, "</circle>\n");
+      arena_buf_puts(b, "</circle>\n");
     }
   }
-  buf_puts(b, "</g>\n");
+  arena_buf_puts(b, "</g>\n");
 }
 
 static void draw_no_data(const chart *c) {
-  buf_printf(c->b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"14\" fill=\"%s\">No data</text>\n",
-             (c->left + c->right) / 2, (c->top + c->bottom) / 2, COLOUR_MUTED);
+  arena_buf_printf(c->b,
+                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"14\" fill=\"%s\">No data</text>\n",
+                   (c->left + c->right) / 2, (c->top + c->bottom) / 2, COLOUR_MUTED);
 }
 
 /* The left margin fits the longest y label and the rotated caption (and, under bars, the first
@@ -371,7 +310,8 @@ static double left_margin(chart_kind kind, const y_axis *axis) {
 
 static char *render(arena *a, chart_kind kind, const char *title, const char *y_label, const rp_point *pts, size_t n,
                     size_t *len) {
-  svg_buf b = {.a = a};
+  arena_buf b = {.a = a};
+  arena_buf_reserve(&b, SVG_FIRST_BLOCK - 1); /* a chart is a few kilobytes */
   if (!pts) n = 0;
   if (n > RP_SVG_MAX_POINTS) n = RP_SVG_MAX_POINTS;
   chart c = {.b = &b, .kind = kind, .pts = pts, .n = n, .axis = axis_for(pts, n)};
@@ -392,9 +332,9 @@ static char *render(arena *a, chart_kind kind, const char *title, const char *y_
     else
       draw_line(&c);
   }
-  buf_puts(&b, "</svg>\n");
+  arena_buf_puts(&b, "</svg>\n");
   if (len) *len = b.len;
-  return b.data;
+  return arena_buf_str(&b);
 }
 
 char *rp_svg_line_chart(arena *a, const char *title, const char *y_label, const rp_point *pts, size_t n,
