@@ -1,12 +1,12 @@
 -- Creates the PostgreSQL login roles metro_<service> and their schemas (auth, user, transport,
--- ticket, public, payment, webhook, notification, control, scheduler, management) plus the shared schema
--- events (the embedded event log) in the current database: what scripts/pg-provision.sh does
--- locally, for a DBA on the managed server. Idempotent.
+-- ticket, public, payment, webhook, notification, report, control, scheduler, management) plus
+-- the shared schema events (the embedded event log) in the current database: what
+-- scripts/pg-provision.sh does locally, for a DBA on the managed server. Idempotent.
 -- Run it from the repository root (it includes sql/events/*.sql by relative path):
 --
 --   METRO_AUTH_DB_PASSWORD=... METRO_USER_DB_PASSWORD=... METRO_TRANSPORT_DB_PASSWORD=... \
 --   METRO_TICKET_DB_PASSWORD=... METRO_PUBLIC_DB_PASSWORD=... METRO_PAYMENT_DB_PASSWORD=... \
---   METRO_WEBHOOK_DB_PASSWORD=... METRO_NOTIFICATION_DB_PASSWORD=... \
+--   METRO_WEBHOOK_DB_PASSWORD=... METRO_NOTIFICATION_DB_PASSWORD=... METRO_REPORT_DB_PASSWORD=... \
 --   METRO_CONTROL_DB_PASSWORD=... METRO_SCHEDULER_DB_PASSWORD=... METRO_MANAGEMENT_DB_PASSWORD=... \
 --     psql "postgresql://ADMIN@pg.example.internal:5432/metro?sslmode=verify-full" \
 --          -X -v ON_ERROR_STOP=1 -f k8s/provision-db.sql
@@ -55,6 +55,10 @@
 \else
   \getenv notification_password METRO_NOTIFICATION_DB_PASSWORD
 \endif
+\if :{?report_password}
+\else
+  \getenv report_password METRO_REPORT_DB_PASSWORD
+\endif
 \if :{?control_password}
 \else
   \getenv control_password METRO_CONTROL_DB_PASSWORD
@@ -99,6 +103,10 @@
 \else
   \set notification_password ''
 \endif
+\if :{?report_password}
+\else
+  \set report_password ''
+\endif
 \if :{?control_password}
 \else
   \set control_password ''
@@ -125,6 +133,7 @@ INSERT INTO metro_service VALUES
   ('metro_payment', 'payment', :'payment_password'),
   ('metro_webhook', 'webhook', :'webhook_password'),
   ('metro_notification', 'notification', :'notification_password'),
+  ('metro_report', 'report', :'report_password'),
   ('metro_control', 'control', :'control_password'),
   ('metro_scheduler', 'scheduler', :'scheduler_password'),
   ('metro_management', 'management', :'management_password');

@@ -1,7 +1,7 @@
 {{/*
 The Deployment, ClusterIP Service (ports "grpc" and "metrics") and PodDisruptionBudget of one
-gRPC service (auth, user, transport, ticket, public, payment, webhook, notification, control,
-scheduler, management), from
+gRPC service (auth, user, transport, ticket, public, payment, webhook, notification, report,
+control, scheduler, management), from
 .Values.<component>. Arguments (dict):
   ctx              the root context ($)
   component        "auth", "user", ...; the binary is /usr/local/bin/metro-<component> and

@@ -64,7 +64,7 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 
 {{/* The gRPC services, in start order; the gateway reaches each of them (METRO_BACKENDS). */}}
 {{- define "metro.grpcComponents" -}}
-auth user transport ticket public payment webhook notification control scheduler management
+auth user transport ticket public payment webhook notification report control scheduler management
 {{- end }}
 
 {{/* Fails rendering on values this chart no longer reads (moved when more services came). */}}
@@ -73,5 +73,8 @@ auth user transport ticket public payment webhook notification control scheduler
 {{- if hasKey $.Values.auth $old }}
 {{- fail (printf "auth.%s moved to %s (shared by every gRPC service)" $old $new) }}
 {{- end }}
+{{- end }}
+{{- if hasKey $.Values.scheduler "reportGrpcPort" }}
+{{- fail "scheduler.reportGrpcPort moved to report.grpcPort (the report service is part of the chart)" }}
 {{- end }}
 {{- end }}
