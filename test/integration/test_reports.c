@@ -720,6 +720,17 @@ static void test_bad_input_gets_clear_errors(void **state) {
   expect_error("POST", "/v1/reports", "{\"startDate\":\"yesterday\",\"endDate\":\"2025-12-31\"}", admin_token, 400,
                "INVALID_DATE", "startDate");
   expect_error("GET", "/v1/reports?status=done", NULL, admin_token, 400, "INVALID_STATUS", "status");
+  expect_error("GET", "/v1/reports?pageToken=bm9wZQ", NULL, admin_token, 400, "INVALID_PAGE_TOKEN", "pageToken");
+  /* Pages: newest first, each report once. */
+  http_response *r = call_ok("GET", "/v1/reports?pageSize=1&type=custom", NULL, admin_token);
+  char first[64], path[512];
+  snprintf(first, sizeof first, "%s", jstr(json_array_get(json_object_get(r->json, "reports"), 0), "reportId"));
+  snprintf(path, sizeof path, "/v1/reports?pageSize=1&type=custom&pageToken=%s", json_at(r, "nextPageToken"));
+  assert_true(strlen(json_at(r, "nextPageToken")) > 0);
+  http_response_free(r);
+  r = call_ok("GET", path, NULL, admin_token);
+  assert_string_not_equal(jstr(json_array_get(json_object_get(r->json, "reports"), 0), "reportId"), first);
+  http_response_free(r);
   expect_error("GET", "/v1/reports/not-a-uuid", NULL, admin_token, 404, "REPORT_NOT_FOUND", NULL);
   const char *bad[][3] = {
       {"{\"templateId\":\"standard\",\"frequency\":\"hourly\",\"runAt\":\"06:00\",\"recipients\":[\"a@metro.test\"]}",
@@ -738,7 +749,6 @@ static void test_bad_input_gets_clear_errors(void **state) {
   /* Reports are the admins' alone. */
   rider p;
   new_rider(&p);
-  char path[256];
   snprintf(path, sizeof path, "/v1/reports/%s.csv", json_at(after, "reportId"));
   const char *const admin_only[] = {"/v1/reports/analytics?period=daily", "/v1/reports", "/v1/report-templates",
                                     "/v1/report-schedules", path};
