@@ -66,7 +66,7 @@ RUN for b in metro-auth metro-user metro-transport metro-ticket metro-payment me
     done
 USER 10001:10001
 # gRPC and metrics of auth, user, transport, ticket, public, payment, webhook, notification,
-# report, control, scheduler, management; transcoder REST
+# report, control, scheduler, management; transcoder REST and its admin port (/metrics)
 EXPOSE 50051 9101 50052 9102 50053 9103 50054 9104 50055 9105 50056 9106 50057 9107 50058 9108 \
-       50059 9109 50060 9110 50061 9111 50062 9112 8080
+       50059 9109 50060 9110 50061 9111 50062 9112 8080 9100
 CMD ["metro-auth"]

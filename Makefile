@@ -30,7 +30,8 @@ deps:
 
 test-deps:
 	@bash scripts/install-deps.sh --test
-	@bash scripts/tools.sh >/dev/null
+	@bash scripts/tools.sh --test >/dev/null
+	@bash scripts/openapi-tools.sh >/dev/null
 
 build:
 	@cmake -S . -B $(BUILD) -G $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

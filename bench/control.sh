@@ -29,7 +29,7 @@ echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 transport_metrics=$(sed -n 's/^declare -x METRO_METRICS_PORT="\([0-9]*\)"$/\1/p' "$state/run/transport.sh")
 upsert_seconds() {
   curl -fsS "http://127.0.0.1:$transport_metrics/metrics" |
-    awk '/^metro_grpc_server_handling_seconds_sum\{grpc_method="\/metro.transport.v1.TransportService\/BulkUpsertTrips"/ {print $2; f=1} END {if (!f) print 0}'
+    awk '/^grpc_server_handling_seconds_sum\{grpc_type="unary",grpc_service="metro.transport.v1.TransportService",grpc_method="BulkUpsertTrips"\}/ {print $2; f=1} END {if (!f) print 0}'
 }
 
 run() { # label body

@@ -20,7 +20,7 @@ token=$(curl -fsS -X POST "$METRO_HTTP/v1/auth/login" -H 'Content-Type: applicat
 ticket_metrics=$(sed -n 's/^declare -x METRO_METRICS_PORT="\([0-9]*\)"$/\1/p' "$state/run/ticket.sh")
 target_seconds() { # sum and count of ExpirePromotions' handling time in the ticket service
   curl -fsS "http://127.0.0.1:$ticket_metrics/metrics" |
-    awk '/^metro_grpc_server_handling_seconds_(sum|count)\{grpc_method="\/metro.ticket.v1.TicketService\/ExpirePromotions"/ {
+    awk '/^grpc_server_handling_seconds_(sum|count)\{grpc_type="unary",grpc_service="metro.ticket.v1.TicketService",grpc_method="ExpirePromotions"\}/ {
            if ($1 ~ /_sum/) s = $2; else c = $2 } END { printf "%s %s\n", s + 0, c + 0 }'
 }
 psql_bin=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql | head -1)

@@ -13,6 +13,7 @@
 #include "common/crypto.h"
 #include "common/ev_internal.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/pg.h"
 #include "common/redis.h"
 
@@ -146,6 +147,17 @@ static outcome apply(ev_consumer *c, arena *msg_arena, const ev_subscription *su
   }
 }
 
+/* metro_events_dead_lettered_total{topic}: registered by the first consumer, before the metrics
+ * endpoint serves (service.c starts consumers first). */
+static metric_family *dead_lettered(void) {
+  static metric_family *f;
+  if (!f)
+    f = metrics_counter("metro_events_dead_lettered_total",
+                        "Events this process's consumers parked on <topic>.dlq, by the topic they came from", "topic",
+                        NULL);
+  return f;
+}
+
 /* Publishes the message unchanged to "<topic>.dlq" with its error, retrying while the
  * backend is down; false only when stopped first. */
 static bool park(ev_consumer *c, arena *a, const ev_message *m, const Metro__Events__V1__EventEnvelope *env,
@@ -161,6 +173,7 @@ static bool park(ev_consumer *c, arena *a, const ev_message *m, const Metro__Eve
   }
   log_error("event %s (%s) parked on %s: %s", env ? env->event_id : "(undecodable)", env ? env->type : "?", dlq.topic,
             error);
+  metrics_add(dead_lettered(), m->topic, NULL, 1);
   return true;
 }
 
@@ -291,7 +304,10 @@ ev_consumer *ev_consumer_start(const ev_consumer_config *cfg, char *err, size_t 
     const char *topic = ev_topic_of(a, cfg->subs[i].type);
     bool seen = false;
     for (size_t t = 0; t < c->n_topics; t++) seen = seen || strcmp(c->topics[t], topic) == 0;
-    if (!seen && c->n_topics < MAX_TOPICS) c->topics[c->n_topics++] = strdup(topic);
+    if (!seen && c->n_topics < MAX_TOPICS) {
+      c->topics[c->n_topics++] = strdup(topic);
+      metrics_add(dead_lettered(), topic, NULL, 0); /* the series exists from the start, at 0 */
+    }
   }
   arena_destroy(a);
   c->bc = b->ops->consumer_open(b, c->group, (const char *const *)c->topics, c->n_topics, err, errlen);

@@ -1,5 +1,6 @@
 /* The producing side of events.h: ev_publish writes an envelope into the service's outbox
- * inside the caller's transaction, and the relay thread publishes the outbox in id order. */
+ * inside the caller's transaction, and the relay thread publishes the outbox in id order and
+ * reports its backlog (metro_outbox_pending, metro_outbox_lag_seconds). */
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include "common/crypto.h"
 #include "common/ev_internal.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/pg.h"
 
 #define RELAY_BATCH 500
@@ -63,7 +65,29 @@ static struct {
   bool running;
   atomic_bool stop;
   int wake[2]; /* ev_relay_stop writes a byte */
+  metric_family *m_pending, *m_lag;
 } g_relay;
+
+/* The backlog as this process's relay last saw it; a replica that does not lead reports 0. */
+static void relay_report(double pending, double lag_s) {
+  metrics_set(g_relay.m_pending, NULL, NULL, pending);
+  metrics_set(g_relay.m_lag, NULL, NULL, lag_s);
+}
+
+/* The backlog before publishing a batch of n rows (column 4: each row's age in seconds). */
+static void relay_report_batch(arena *a, PGresult *batch, int n) {
+  double lag = 0;
+  for (int i = 0; i < n; i++) {
+    double age = atof(PQgetvalue(batch, i, 4));
+    if (age > lag) lag = age;
+  }
+  double pending = n;
+  PGresult *r;
+  if (n == RELAY_BATCH && rpc_ok(pg_exec(a, &r, "SELECT count(*) FROM outbox WHERE published_at IS NULL", 0, NULL)) &&
+      PQntuples(r) == 1)
+    pending = atof(PQgetvalue(r, 0, 0));
+  relay_report(pending, lag);
+}
 
 static bool query_true(arena *a, const char *sql, int n, const char *const *params) {
   PGresult *r;
@@ -124,8 +148,10 @@ static pass_result relay_pass(arena *a, relay_session *s) {
   if (!c) return PASS_DB_DOWN;
   if (!s->leader) {
     const char *lock_class[1] = {arena_printf(a, "%d", EV_LOCK_RELAY)};
-    if (!query_true(a, "SELECT pg_try_advisory_lock($1::int, hashtext(current_schema()))", 1, lock_class))
+    if (!query_true(a, "SELECT pg_try_advisory_lock($1::int, hashtext(current_schema()))", 1, lock_class)) {
+      relay_report(0, 0);
       return PASS_WAIT_LEADER;
+    }
     s->leader = true;
     log_info("relay: publishing this schema's outbox to %s", ev_backend_name());
   }
@@ -137,11 +163,12 @@ static pass_result relay_pass(arena *a, relay_session *s) {
   PGresult *r;
   const char *limit[1] = {arena_printf(a, "%d", RELAY_BATCH)};
   rpc_status st = pg_exec(a, &r,
-                          "SELECT id, topic, event_key, envelope FROM outbox WHERE published_at IS NULL"
-                          " ORDER BY id LIMIT $1::int",
+                          "SELECT id, topic, event_key, envelope, extract(epoch FROM now() - created_at)"
+                          " FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1::int",
                           1, limit);
   if (!rpc_ok(st)) return PASS_DB_DOWN;
   int n = PQntuples(r);
+  relay_report_batch(a, r, n);
   if (n == 0) return PASS_IDLE;
   /* pg_exec reconnects on its own: if that happened, another replica may lead by now. */
   PGconn *after = pg_conn();
@@ -167,6 +194,7 @@ static pass_result relay_pass(arena *a, relay_session *s) {
   /* Marked only now that the backend confirmed. If this update is lost, the rows go out
    * again later: consumers drop the duplicates by event id. */
   pg_exec(a, NULL, "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", 1, params);
+  if (n < RELAY_BATCH) relay_report(0, 0); /* that was all of it */
   return n == RELAY_BATCH ? PASS_MORE : PASS_IDLE;
 }
 
@@ -232,6 +260,10 @@ bool ev_relay_start(char *err, size_t errlen) {
     return false;
   }
   atomic_store(&g_relay.stop, false);
+  g_relay.m_pending = metrics_gauge("metro_outbox_pending", "Outbox rows not yet published, as the leading relay saw "
+                                    "them last (0 on a replica that does not lead)", NULL, NULL);
+  g_relay.m_lag = metrics_gauge("metro_outbox_lag_seconds",
+                                "Age of the oldest outbox row not yet published, in seconds (0 when none)", NULL, NULL);
   if (pthread_create(&g_relay.thread, NULL, relay_main, NULL) != 0) {
     snprintf(err, errlen, "relay: cannot start its thread");
     close(g_relay.wake[0]);

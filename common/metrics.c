@@ -1,5 +1,6 @@
-/* Prometheus metrics: a registry of counter, gauge and histogram families with bounded label
- * series, rendered in text format 0.0.4 with process metrics and served over HTTP by libmicrohttpd. */
+/* Prometheus metrics: a registry of counter, gauge and histogram families with up to four labels
+ * and bounded series, rendered in text format 0.0.4 with process metrics and served over HTTP
+ * (the admin port) by libmicrohttpd. */
 #include "common/metrics.h"
 
 #include <arpa/inet.h>
@@ -35,25 +36,32 @@ enum {
 };
 #define METRICS_OTHER "other"
 
-typedef struct {
-  char *values[2];
-  size_t lens[2];
+struct metric_series {
+  metric_family *family; /* whose lock guards the numbers below */
+  char *values[METRICS_MAX_LABELS];
+  size_t lens[METRICS_MAX_LABELS];
   double value; /* counters and gauges */
   double sum;   /* histograms */
   uint64_t count;
   uint64_t buckets[METRICS_BUCKET_COUNT]; /* observations per bucket, not cumulative */
-} metric_series;
+};
 
 struct metric_family {
   char *name, *help;
   metric_type type;
-  char *labels[2];
+  char *labels[METRICS_MAX_LABELS];
   int label_count;
   pthread_mutex_t lock; /* guards the series below */
   int series_count;
   metric_series *series[METRICS_MAX_SERIES];
   int slots[METRICS_HASH_SLOTS]; /* index + 1 into series, 0 = empty */
 };
+
+/* Label values as stored: each cut to its bounded length. */
+typedef struct {
+  const char *v[METRICS_MAX_LABELS];
+  size_t n[METRICS_MAX_LABELS];
+} label_values;
 
 static pthread_mutex_t g_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static metric_family *g_families[METRICS_MAX_FAMILIES];
@@ -84,13 +92,20 @@ static bool valid_label(const char *s, metric_type type) {
   return !(type == METRIC_HISTOGRAM && strcmp(s, "le") == 0);
 }
 
-static bool same_labels(const metric_family *f, const char *l1, const char *l2) {
-  const char *want[2] = {l1, l2};
-  for (int i = 0; i < 2; i++) {
-    const char *have = i < f->label_count ? f->labels[i] : NULL;
-    if ((have == NULL) != (want[i] == NULL)) return false;
-    if (have && strcmp(have, want[i]) != 0) return false;
+static bool valid_labels(const char *const *labels, int n, metric_type type) {
+  if (n < 0 || n > METRICS_MAX_LABELS || (n > 0 && !labels)) return false;
+  for (int i = 0; i < n; i++) {
+    if (!valid_label(labels[i], type)) return false;
+    for (int k = 0; k < i; k++)
+      if (strcmp(labels[i], labels[k]) == 0) return false;
   }
+  return true;
+}
+
+static bool same_labels(const metric_family *f, const char *const *labels, int n) {
+  if (f->label_count != n) return false;
+  for (int i = 0; i < n; i++)
+    if (strcmp(f->labels[i], labels[i]) != 0) return false;
   return true;
 }
 
@@ -98,20 +113,18 @@ static void family_free(metric_family *f) {
   if (!f) return;
   free(f->name);
   free(f->help);
-  free(f->labels[0]);
-  free(f->labels[1]);
+  for (int i = 0; i < METRICS_MAX_LABELS; i++) free(f->labels[i]);
   free(f);
 }
 
-static metric_series *family_add_series(metric_family *f, const char *v1, size_t n1, const char *v2, size_t n2);
+static metric_series *family_add_series(metric_family *f, const label_values *lv);
 
 /* Registers a family, or returns the one already registered under that name when it has
  * the same type and labels. Returns NULL (with a message on stderr) on a bad definition;
  * operations on a NULL family do nothing. */
-static metric_family *metrics_register(metric_type type, const char *name, const char *help, const char *l1,
-                                       const char *l2) {
-  if (!valid_name(name, true) || (l1 && !valid_label(l1, type)) || (l2 && !valid_label(l2, type)) ||
-      (!l1 && l2) || (l1 && l2 && strcmp(l1, l2) == 0)) {
+static metric_family *metrics_register(metric_type type, const char *name, const char *help,
+                                       const char *const *labels, int n) {
+  if (!valid_name(name, true) || !valid_labels(labels, n, type)) {
     fprintf(stderr, "metrics: invalid definition of %s\n", name ? name : "(null)");
     return NULL;
   }
@@ -121,7 +134,7 @@ static metric_family *metrics_register(metric_type type, const char *name, const
     if (strcmp(g_families[i]->name, name) == 0) found = g_families[i];
   if (found) {
     pthread_mutex_unlock(&g_registry_lock);
-    if (found->type == type && same_labels(found, l1, l2)) return found;
+    if (found->type == type && same_labels(found, labels, n)) return found;
     fprintf(stderr, "metrics: %s is already registered with another type or labels\n", name);
     return NULL;
   }
@@ -130,13 +143,13 @@ static metric_family *metrics_register(metric_type type, const char *name, const
     f->type = type;
     f->name = strdup(name);
     f->help = strdup(help ? help : "");
-    f->label_count = l2 ? 2 : l1 ? 1 : 0;
-    if (l1) f->labels[0] = strdup(l1);
-    if (l2) f->labels[1] = strdup(l2);
+    f->label_count = n;
+    bool ok = f->name && f->help;
+    for (int i = 0; i < n; i++) ok = (f->labels[i] = strdup(labels[i])) != NULL && ok;
     pthread_mutex_init(&f->lock, NULL);
-    bool ok = f->name && f->help && (!l1 || f->labels[0]) && (!l2 || f->labels[1]);
     /* A family without labels shows its single series (at zero) from the start. */
-    if (ok && f->label_count == 0) ok = family_add_series(f, "", 0, "", 0) != NULL;
+    label_values none = {.n = {0}};
+    if (ok && n == 0) ok = family_add_series(f, &none) != NULL;
     if (!ok) {
       pthread_mutex_destroy(&f->lock);
       family_free(f);
@@ -149,39 +162,41 @@ static metric_family *metrics_register(metric_type type, const char *name, const
   return f;
 }
 
-metric_family *metrics_counter(const char *name, const char *help, const char *label1, const char *label2) {
-  return metrics_register(METRIC_COUNTER, name, help, label1, label2);
+metric_family *metrics_counter_v(const char *name, const char *help, const char *const *labels, int n_labels) {
+  return metrics_register(METRIC_COUNTER, name, help, labels, n_labels);
 }
 
-metric_family *metrics_gauge(const char *name, const char *help, const char *label1, const char *label2) {
-  return metrics_register(METRIC_GAUGE, name, help, label1, label2);
+metric_family *metrics_gauge_v(const char *name, const char *help, const char *const *labels, int n_labels) {
+  return metrics_register(METRIC_GAUGE, name, help, labels, n_labels);
 }
 
-metric_family *metrics_histogram(const char *name, const char *help, const char *label1, const char *label2) {
-  return metrics_register(METRIC_HISTOGRAM, name, help, label1, label2);
+metric_family *metrics_histogram_v(const char *name, const char *help, const char *const *labels, int n_labels) {
+  return metrics_register(METRIC_HISTOGRAM, name, help, labels, n_labels);
 }
 
 /* ---- series lookup (caller holds f->lock) ---- */
 
-static uint32_t series_hash(const char *v1, size_t n1, const char *v2, size_t n2) {
+static uint32_t series_hash(const metric_family *f, const label_values *lv) {
   uint32_t h = 2166136261u; /* FNV-1a */
-  for (size_t i = 0; i < n1; i++) h = (h ^ (unsigned char)v1[i]) * 16777619u;
-  h = (h ^ 0xFFu) * 16777619u; /* separator: ("ab","c") and ("a","bc") differ */
-  for (size_t i = 0; i < n2; i++) h = (h ^ (unsigned char)v2[i]) * 16777619u;
+  for (int k = 0; k < f->label_count; k++) {
+    for (size_t i = 0; i < lv->n[k]; i++) h = (h ^ (unsigned char)lv->v[k][i]) * 16777619u;
+    h = (h ^ 0xFFu) * 16777619u; /* separator: ("ab","c") and ("a","bc") differ */
+  }
   return h;
 }
 
-static bool series_matches(const metric_series *s, const char *v1, size_t n1, const char *v2, size_t n2) {
-  return s->lens[0] == n1 && s->lens[1] == n2 && memcmp(s->values[0], v1, n1) == 0 &&
-         memcmp(s->values[1], v2, n2) == 0;
+static bool series_matches(const metric_family *f, const metric_series *s, const label_values *lv) {
+  for (int k = 0; k < f->label_count; k++)
+    if (s->lens[k] != lv->n[k] || memcmp(s->values[k], lv->v[k], lv->n[k]) != 0) return false;
+  return true;
 }
 
-static metric_series *family_find_series(metric_family *f, const char *v1, size_t n1, const char *v2, size_t n2) {
-  uint32_t h = series_hash(v1, n1, v2, n2);
+static metric_series *family_find_series(metric_family *f, const label_values *lv) {
+  uint32_t h = series_hash(f, lv);
   for (uint32_t probe = 0; probe < METRICS_HASH_SLOTS; probe++) {
     int idx = f->slots[(h + probe) % METRICS_HASH_SLOTS];
     if (idx == 0) return NULL;
-    if (series_matches(f->series[idx - 1], v1, n1, v2, n2)) return f->series[idx - 1];
+    if (series_matches(f, f->series[idx - 1], lv)) return f->series[idx - 1];
   }
   return NULL;
 }
@@ -195,22 +210,25 @@ static char *copy_bytes(const char *s, size_t n) {
   return p;
 }
 
-static metric_series *family_add_series(metric_family *f, const char *v1, size_t n1, const char *v2, size_t n2) {
+static void series_free(metric_series *s) {
+  for (int k = 0; k < METRICS_MAX_LABELS; k++) free(s->values[k]);
+  free(s);
+}
+
+static metric_series *family_add_series(metric_family *f, const label_values *lv) {
   if (f->series_count >= METRICS_MAX_SERIES) return NULL;
   metric_series *s = calloc(1, sizeof *s);
   if (!s) return NULL;
-  s->values[0] = copy_bytes(v1, n1);
-  s->values[1] = copy_bytes(v2, n2);
-  if (!s->values[0] || !s->values[1]) {
-    free(s->values[0]);
-    free(s->values[1]);
-    free(s);
-    return NULL;
+  s->family = f;
+  for (int k = 0; k < f->label_count; k++) {
+    if (!(s->values[k] = copy_bytes(lv->v[k], lv->n[k]))) {
+      series_free(s);
+      return NULL;
+    }
+    s->lens[k] = lv->n[k];
   }
-  s->lens[0] = n1;
-  s->lens[1] = n2;
   f->series[f->series_count++] = s;
-  uint32_t h = series_hash(v1, n1, v2, n2);
+  uint32_t h = series_hash(f, lv);
   for (uint32_t probe = 0;; probe++) {
     int *slot = &f->slots[(h + probe) % METRICS_HASH_SLOTS];
     if (*slot == 0) {
@@ -221,57 +239,146 @@ static metric_series *family_add_series(metric_family *f, const char *v1, size_t
   return s;
 }
 
+/* At most METRICS_LABEL_VALUE_MAX bytes of s, never ending inside a UTF-8 character. */
+static size_t bounded_len(const char *s) {
+  size_t n = strnlen(s, METRICS_LABEL_VALUE_MAX + 1);
+  if (n <= METRICS_LABEL_VALUE_MAX) return n;
+  n = METRICS_LABEL_VALUE_MAX;
+  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--; /* s[n] continues a character */
+  return n;
+}
+
 /* The series for these label values, created on first use. When only one slot is left,
  * new combinations go to the series whose every label is "other". */
-static metric_series *family_series(metric_family *f, const char *v1, const char *v2) {
-  const char *v[2] = {"", ""};
-  size_t n[2] = {0, 0};
-  const char *given[2] = {v1, v2};
-  for (int i = 0; i < f->label_count; i++) {
-    v[i] = given[i] ? given[i] : "";
-    n[i] = strnlen(v[i], METRICS_LABEL_VALUE_MAX);
+static metric_series *family_series(metric_family *f, const char *const *values) {
+  label_values lv = {.n = {0}};
+  for (int k = 0; k < f->label_count; k++) {
+    lv.v[k] = values && values[k] ? values[k] : "";
+    lv.n[k] = bounded_len(lv.v[k]);
   }
-  metric_series *s = family_find_series(f, v[0], n[0], v[1], n[1]);
+  metric_series *s = family_find_series(f, &lv);
   if (s) return s;
-  if (f->series_count < METRICS_MAX_SERIES - 1) return family_add_series(f, v[0], n[0], v[1], n[1]);
-  size_t on = strlen(METRICS_OTHER);
-  const char *o1 = f->label_count > 0 ? METRICS_OTHER : "", *o2 = f->label_count > 1 ? METRICS_OTHER : "";
-  size_t n1 = f->label_count > 0 ? on : 0, n2 = f->label_count > 1 ? on : 0;
-  s = family_find_series(f, o1, n1, o2, n2);
-  return s ? s : family_add_series(f, o1, n1, o2, n2);
+  if (f->series_count < METRICS_MAX_SERIES - 1) return family_add_series(f, &lv);
+  for (int k = 0; k < f->label_count; k++) {
+    lv.v[k] = METRICS_OTHER;
+    lv.n[k] = strlen(METRICS_OTHER);
+  }
+  s = family_find_series(f, &lv);
+  return s ? s : family_add_series(f, &lv);
 }
 
 /* ---- updates ---- */
 
-void metrics_add(metric_family *f, const char *v1, const char *v2, double by) {
-  if (!f || f->type == METRIC_HISTOGRAM || isnan(by)) return;
-  if (f->type == METRIC_COUNTER && by < 0) return; /* counters only go up */
+metric_series *metrics_series(metric_family *f, const char *const *values) {
+  if (!f) return NULL;
   pthread_mutex_lock(&f->lock);
-  metric_series *s = family_series(f, v1, v2);
-  if (s) s->value += by;
+  metric_series *s = family_series(f, values);
+  pthread_mutex_unlock(&f->lock);
+  return s;
+}
+
+/* The bucket an observation falls in; METRICS_BUCKET_COUNT for +Inf only. */
+static int bucket_of(double value) {
+  int bucket = 0;
+  while (bucket < METRICS_BUCKET_COUNT && value > METRICS_BUCKETS[bucket]) bucket++;
+  return bucket;
+}
+
+/* Both callers hold s->family->lock. */
+static void series_add_locked(metric_series *s, double by) { s->value += by; }
+
+static void series_observe_locked(metric_series *s, int bucket, double value) {
+  if (bucket < METRICS_BUCKET_COUNT) s->buckets[bucket]++;
+  s->count++;
+  s->sum += value;
+}
+
+static bool add_allowed(const metric_family *f, double by) {
+  if (f->type == METRIC_HISTOGRAM || isnan(by)) return false;
+  return !(f->type == METRIC_COUNTER && by < 0); /* counters only go up */
+}
+
+void metrics_series_add(metric_series *s, double by) {
+  if (!s || !add_allowed(s->family, by)) return;
+  pthread_mutex_lock(&s->family->lock);
+  series_add_locked(s, by);
+  pthread_mutex_unlock(&s->family->lock);
+}
+
+void metrics_series_set(metric_series *s, double value) {
+  if (!s || s->family->type != METRIC_GAUGE) return;
+  pthread_mutex_lock(&s->family->lock);
+  s->value = value;
+  pthread_mutex_unlock(&s->family->lock);
+}
+
+void metrics_series_observe(metric_series *s, double value) {
+  if (!s || s->family->type != METRIC_HISTOGRAM || isnan(value)) return;
+  int bucket = bucket_of(value);
+  pthread_mutex_lock(&s->family->lock);
+  series_observe_locked(s, bucket, value);
+  pthread_mutex_unlock(&s->family->lock);
+}
+
+void metrics_add_v(metric_family *f, const char *const *values, double by) {
+  if (!f || !add_allowed(f, by)) return;
+  pthread_mutex_lock(&f->lock);
+  metric_series *s = family_series(f, values);
+  if (s) series_add_locked(s, by);
   pthread_mutex_unlock(&f->lock);
 }
 
-void metrics_set(metric_family *f, const char *v1, const char *v2, double value) {
+void metrics_set_v(metric_family *f, const char *const *values, double value) {
   if (!f || f->type != METRIC_GAUGE) return;
   pthread_mutex_lock(&f->lock);
-  metric_series *s = family_series(f, v1, v2);
+  metric_series *s = family_series(f, values);
   if (s) s->value = value;
   pthread_mutex_unlock(&f->lock);
 }
 
-void metrics_observe(metric_family *f, const char *v1, const char *v2, double value) {
+void metrics_observe_v(metric_family *f, const char *const *values, double value) {
   if (!f || f->type != METRIC_HISTOGRAM || isnan(value)) return;
-  int bucket = 0;
-  while (bucket < METRICS_BUCKET_COUNT && value > METRICS_BUCKETS[bucket]) bucket++;
+  int bucket = bucket_of(value);
   pthread_mutex_lock(&f->lock);
-  metric_series *s = family_series(f, v1, v2);
-  if (s) {
-    if (bucket < METRICS_BUCKET_COUNT) s->buckets[bucket]++;
-    s->count++;
-    s->sum += value;
-  }
+  metric_series *s = family_series(f, values);
+  if (s) series_observe_locked(s, bucket, value);
   pthread_mutex_unlock(&f->lock);
+}
+
+/* ---- the two-label forms ---- */
+
+/* Label names l1, l2 as an array; n is -1 for a second label without a first. */
+static int two_labels(const char *l1, const char *l2, const char *out[2]) {
+  out[0] = l1;
+  out[1] = l2;
+  return l2 ? (l1 ? 2 : -1) : l1 ? 1 : 0;
+}
+
+metric_family *metrics_counter(const char *name, const char *help, const char *label1, const char *label2) {
+  const char *l[2];
+  return metrics_counter_v(name, help, l, two_labels(label1, label2, l));
+}
+
+metric_family *metrics_gauge(const char *name, const char *help, const char *label1, const char *label2) {
+  const char *l[2];
+  return metrics_gauge_v(name, help, l, two_labels(label1, label2, l));
+}
+
+metric_family *metrics_histogram(const char *name, const char *help, const char *label1, const char *label2) {
+  const char *l[2];
+  return metrics_histogram_v(name, help, l, two_labels(label1, label2, l));
+}
+
+void metrics_add(metric_family *f, const char *v1, const char *v2, double by) {
+  metrics_add_v(f, (const char *const[]){v1, v2}, by);
+}
+
+void metrics_set(metric_family *f, const char *v1, const char *v2, double value) {
+  metrics_set_v(f, (const char *const[]){v1, v2}, value);
+}
+
+void metrics_observe(metric_family *f, const char *v1, const char *v2, double value) {
+  metrics_observe_v(f, (const char *const[]){v1, v2}, value);
 }
 
 /* ---- rendering ---- */

@@ -1,6 +1,6 @@
-/* Prometheus metrics: counter, gauge and histogram families with up to two bounded
+/* Prometheus metrics: counter, gauge and histogram families with up to four bounded
  * labels, rendered in the text exposition format, and the small HTTP endpoint every
- * process serves (/metrics, /healthz, /readyz). */
+ * process serves on its admin port (/metrics, /healthz, /readyz). */
 #ifndef METRO_METRICS_H
 #define METRO_METRICS_H
 
@@ -8,19 +8,39 @@
 #include <stddef.h>
 
 typedef struct metric_family metric_family;
+typedef struct metric_series metric_series;
 
-/* Families are registered once at start-up (not thread-safe against rendering).
- * label names may be NULL when unused. Series are created on first use, at most
- * METRICS_MAX_SERIES per family; later label values are folded into "other". */
+/* Families are registered once at start-up (or lazily: registration takes a lock). A family
+ * has up to METRICS_MAX_LABELS label names. Series are created on first use, at most
+ * METRICS_MAX_SERIES per family; later label values are folded into the series whose every
+ * label is "other", so a scrape stays bounded whatever callers pass. Label values are kept
+ * to their first 128 bytes (cut at a UTF-8 character boundary); NULL reads as "". */
 #define METRICS_MAX_SERIES 512
+#define METRICS_MAX_LABELS 4
+metric_family *metrics_counter_v(const char *name, const char *help, const char *const *labels, int n_labels);
+metric_family *metrics_gauge_v(const char *name, const char *help, const char *const *labels, int n_labels);
+/* Latency histogram in seconds with default buckets from 0.5 ms to 10 s. */
+metric_family *metrics_histogram_v(const char *name, const char *help, const char *const *labels, int n_labels);
+
+/* values: one per label of the family, in its order (NULL when the family has none). */
+void metrics_add_v(metric_family *f, const char *const *values, double by);      /* counters, gauges */
+void metrics_set_v(metric_family *f, const char *const *values, double value);   /* gauges */
+void metrics_observe_v(metric_family *f, const char *const *values, double value); /* histograms */
+
+/* A series resolved once, for hot paths: no hashing or string work per update. It lives as
+ * long as the process (NULL from a NULL family; updates of a NULL series do nothing). */
+metric_series *metrics_series(metric_family *f, const char *const *values);
+void metrics_series_add(metric_series *s, double by);
+void metrics_series_set(metric_series *s, double value);
+void metrics_series_observe(metric_series *s, double value);
+
+/* The same with at most two labels; label names and values may be NULL when unused. */
 metric_family *metrics_counter(const char *name, const char *help, const char *label1, const char *label2);
 metric_family *metrics_gauge(const char *name, const char *help, const char *label1, const char *label2);
-/* Latency histogram in seconds with default buckets from 0.5 ms to 10 s. */
 metric_family *metrics_histogram(const char *name, const char *help, const char *label1, const char *label2);
-
-void metrics_add(metric_family *f, const char *v1, const char *v2, double by);  /* counters, gauges */
-void metrics_set(metric_family *f, const char *v1, const char *v2, double value); /* gauges */
-void metrics_observe(metric_family *f, const char *v1, const char *v2, double value); /* histograms */
+void metrics_add(metric_family *f, const char *v1, const char *v2, double by);
+void metrics_set(metric_family *f, const char *v1, const char *v2, double value);
+void metrics_observe(metric_family *f, const char *v1, const char *v2, double value);
 
 /* The exposition text; the caller frees it. */
 char *metrics_render(void);

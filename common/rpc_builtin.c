@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/rpc_metrics.h"
 #include "common/rpc_server_internal.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
@@ -33,13 +34,16 @@ static bool recv_message(grpc_call *call, grpc_completion_queue *cq, grpc_byte_b
   return rpc_call_run_batch(call, cq, &op, 1);
 }
 
-static rpc_status serve_health(rpc_server *s, grpc_call *call, grpc_completion_queue *cq, rpc_ctx *ctx) {
+static rpc_status serve_health(rpc_server *s, grpc_call *call, grpc_completion_queue *cq, rpc_ctx *ctx,
+                               rpc_method_metrics *mm) {
   grpc_byte_buffer *bb = NULL;
   rpc_status st = RPC_OK;
   Grpc__Health__V1__HealthCheckResponse *resp = NULL;
   uint8_t *data;
   size_t len;
-  if (!recv_message(call, cq, &bb) || !bb) {
+  bool received = recv_message(call, cq, &bb) && bb;
+  if (received) rpc_metrics_msg_received(mm);
+  if (!received) {
     st = (rpc_status){.code = GRPC_STATUS_INVALID_ARGUMENT, .message = "missing request"};
   } else if (!rpc_byte_buffer_read(ctx->arena, bb, 4096, &data, &len)) {
     st = (rpc_status){.code = GRPC_STATUS_INVALID_ARGUMENT, .message = "request too large"};
@@ -58,6 +62,7 @@ static rpc_status serve_health(rpc_server *s, grpc_call *call, grpc_completion_q
   }
   if (bb) grpc_byte_buffer_destroy(bb);
   rpc_call_finish(ctx->arena, call, cq, st, resp ? &resp->base : NULL, true);
+  if (resp) rpc_metrics_msg_sent(mm);
   return st;
 }
 
@@ -155,13 +160,15 @@ static void answer_reflection(rpc_server *s, rpc_ctx *ctx, const ReflectionReque
 }
 
 /* Bidirectional stream: one response per request until the client half-closes. */
-static rpc_status serve_reflection(rpc_server *s, grpc_call *call, grpc_completion_queue *cq, rpc_ctx *ctx) {
+static rpc_status serve_reflection(rpc_server *s, grpc_call *call, grpc_completion_queue *cq, rpc_ctx *ctx,
+                                   rpc_method_metrics *mm) {
   bool sent_initial = false;
   rpc_status st = RPC_OK;
   for (int count = 0; count < MAX_REFLECTION_REQUESTS; count++) {
     grpc_byte_buffer *bb = NULL;
     if (!recv_message(call, cq, &bb)) return (rpc_status){.code = GRPC_STATUS_CANCELLED, .message = "cancelled"};
     if (!bb) break;
+    rpc_metrics_msg_received(mm);
     uint8_t *data;
     size_t len;
     bool read = rpc_byte_buffer_read(ctx->arena, bb, rpc_server_max_message(s), &data, &len);
@@ -185,6 +192,7 @@ static rpc_status serve_reflection(rpc_server *s, grpc_call *call, grpc_completi
     grpc_byte_buffer_destroy(out);
     sent_initial = true;
     if (!ok) return (rpc_status){.code = GRPC_STATUS_CANCELLED, .message = "cancelled"};
+    rpc_metrics_msg_sent(mm);
   }
   rpc_call_finish(ctx->arena, call, cq, st, NULL, !sent_initial);
   return st;
@@ -194,9 +202,10 @@ rpc_status rpc_builtin_serve(rpc_server *s, const rpc_registered_method *m, grpc
                              grpc_completion_queue *cq, rpc_ctx *ctx) {
   switch (m->kind) {
     case RPC_KIND_HEALTH_CHECK:
-      return serve_health(s, call, cq, ctx);
+      return serve_health(s, call, cq, ctx, rpc_method_metrics_get(RPC_METRICS_SERVER, RPC_TYPE_UNARY, m->path));
     case RPC_KIND_REFLECTION:
-      return serve_reflection(s, call, cq, ctx);
+      return serve_reflection(s, call, cq, ctx,
+                              rpc_method_metrics_get(RPC_METRICS_SERVER, RPC_TYPE_BIDI_STREAM, m->path));
     default:
       return rpc_internal("built-in kind without a server");
   }

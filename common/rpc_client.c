@@ -1,5 +1,5 @@
 /* Unary gRPC calls on the C core: cached channels per target, deadlines, metadata
- * propagation, and peer errors turned back into rpc_status (reason included). */
+ * propagation, peer errors turned back into rpc_status (reason included), grpc_client_* metrics. */
 #include "common/rpc_client.h"
 
 #include <grpc/grpc_security.h>
@@ -10,8 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/identity.h"
 #include "common/rpc_client_internal.h"
+#include "common/rpc_metrics.h"
 #include "common/rpc_server_internal.h"
 
 #define MAX_CHANNELS 64
@@ -183,7 +185,13 @@ rpc_status rpc_status_from_call(arena *a, grpc_status_code code, grpc_slice deta
 rpc_status rpc_call_unary(rpc_channel *ch, arena *a, const char *method, const rpc_call_meta *meta,
                           const ProtobufCMessage *request, const ProtobufCMessageDescriptor *response_type,
                           ProtobufCMessage **response, int timeout_ms, int64_t deadline_ms) {
-  if (!ch) return (rpc_status){.code = GRPC_STATUS_UNAVAILABLE, .message = "no channel", .reason = "UNAVAILABLE"};
+  double started = clock_mono_seconds();
+  rpc_method_metrics *mm = rpc_method_metrics_get(RPC_METRICS_CLIENT, RPC_TYPE_UNARY, method);
+  rpc_metrics_started(mm);
+  if (!ch) {
+    rpc_metrics_handled(mm, GRPC_STATUS_UNAVAILABLE, clock_mono_seconds() - started);
+    return (rpc_status){.code = GRPC_STATUS_UNAVAILABLE, .message = "no channel", .reason = "UNAVAILABLE"};
+  }
   grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
   grpc_slice method_slice = grpc_slice_from_copied_string(method);
   grpc_call *call = grpc_channel_create_call(ch->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method_slice, NULL,
@@ -207,6 +215,8 @@ rpc_status rpc_call_unary(rpc_channel *ch, arena *a, const char *method, const r
   if (!rpc_call_run_batch(call, cq, ops, 6)) {
     st = (rpc_status){.code = GRPC_STATUS_INTERNAL, .message = "call failed", .reason = "INTERNAL"};
   } else {
+    rpc_metrics_msg_sent(mm);
+    if (recv) rpc_metrics_msg_received(mm);
     st = rpc_status_from_call(a, code, details, &trailers);
     if (rpc_ok(st)) {
       uint8_t *data;
@@ -229,5 +239,6 @@ rpc_status rpc_call_unary(rpc_channel *ch, arena *a, const char *method, const r
   while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN) {
   }
   grpc_completion_queue_destroy(cq);
+  rpc_metrics_handled(mm, st.code, clock_mono_seconds() - started);
   return st;
 }

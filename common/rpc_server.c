@@ -22,6 +22,7 @@
 #include "common/identity.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/rpc_metrics.h"
 #include "common/rpc_server_internal.h"
 
 #define SLOTS_PER_METHOD 2
@@ -63,7 +64,8 @@ struct rpc_server {
   health_entry health[HEALTH_MAX_SERVICES];
   int n_health;
   int stream_threads; /* under lock: threads serving streaming calls */
-  metric_family *m_handled, *m_latency, *m_inflight;
+  rpc_method_metrics **method_metrics; /* per method, in the order of methods */
+  metric_family *m_inflight;
 };
 
 /* ---- small helpers ---- */
@@ -309,6 +311,9 @@ static rpc_status serve_unary(rpc_server *s, call_slot *slot, rpc_ctx *ctx, Prot
 
 static void serve_call(rpc_server *s, call_slot *slot) {
   double started = clock_mono_seconds();
+  rpc_method_metrics *mm = slot->method ? s->method_metrics[slot->method - s->methods]
+                                        : rpc_method_metrics_get(RPC_METRICS_SERVER, RPC_TYPE_UNARY, "unknown");
+  rpc_metrics_started(mm);
   arena *a = arena_create(8192);
   rpc_ctx ctx;
   ctx_init(s, slot, a, &ctx);
@@ -319,14 +324,15 @@ static void serve_call(rpc_server *s, call_slot *slot) {
     rpc_call_finish(a, slot->call, slot->call_cq, st, NULL, true);
   } else if (slot->method->kind == RPC_KIND_UNARY) {
     ProtobufCMessage *response = NULL;
+    if (slot->payload) rpc_metrics_msg_received(mm);
     st = serve_unary(s, slot, &ctx, &response);
     rpc_call_finish(a, slot->call, slot->call_cq, st, response, true);
-  } else {
+    if (rpc_ok(st) && response) rpc_metrics_msg_sent(mm);
+  } else { /* health and reflection count their own messages */
     st = rpc_builtin_serve(s, slot->method, slot->call, slot->call_cq, &ctx);
   }
+  rpc_metrics_handled(mm, st.code, clock_mono_seconds() - started);
   const char *label = slot->method ? slot->method->path : "unknown";
-  metrics_add(s->m_handled, label, rpc_code_name(st.code), 1);
-  metrics_observe(s->m_latency, label, NULL, clock_mono_seconds() - started);
   if (st.code == GRPC_STATUS_INTERNAL || st.code == GRPC_STATUS_UNKNOWN || st.code == GRPC_STATUS_DATA_LOSS)
     log_error("%s -> %s: %s", label, rpc_code_name(st.code), st.message ? st.message : "");
   else
@@ -421,6 +427,11 @@ static void *worker_main(void *arg) {
 }
 
 /* ---- start-up ---- */
+
+/* go-grpc-middleware's grpc_type of a method. */
+static const char *method_type(const rpc_registered_method *m) {
+  return m->kind == RPC_KIND_REFLECTION ? RPC_TYPE_BIDI_STREAM : RPC_TYPE_UNARY;
+}
 
 static bool add_method(rpc_server *s, const char *path, rpc_method_kind kind, const ProtobufCMessageDescriptor *in,
                        const ProtobufCMessageDescriptor *out, rpc_handler_fn fn, int timeout_ms, char *err,
@@ -523,11 +534,14 @@ rpc_server *rpc_server_start(const rpc_server_config *cfg, char *err, size_t err
     goto fail;
   }
 
-  s->m_handled = metrics_counter("metro_grpc_server_handled_total", "gRPC calls completed, by method and code.",
-                                 "grpc_method", "grpc_code");
-  s->m_latency = metrics_histogram("metro_grpc_server_handling_seconds", "gRPC call latency, by method.",
-                                   "grpc_method", NULL);
-  s->m_inflight = metrics_gauge("metro_grpc_server_inflight_calls", "gRPC calls being served.", NULL, NULL);
+  /* Every method's series exist (at zero) from the start, as go-grpc-middleware's do. */
+  s->method_metrics = calloc((size_t)(s->n_methods ? s->n_methods : 1), sizeof *s->method_metrics);
+  if (!s->method_metrics) abort();
+  for (int i = 0; i < s->n_methods; i++)
+    s->method_metrics[i] = rpc_method_metrics_get(RPC_METRICS_SERVER, method_type(&s->methods[i]),
+                                                  s->methods[i].path);
+  s->m_inflight = metrics_gauge("metro_grpc_server_inflight_calls", "gRPC calls being served (streams excepted).",
+                                NULL, NULL);
 
   grpc_server_start(s->server);
   rpc_server_set_health(s, "", true);
@@ -630,6 +644,7 @@ void rpc_server_destroy(rpc_server *s) {
   grpc_completion_queue_destroy(s->cq);
   for (int i = 0; i < s->n_methods; i++) free((char *)s->methods[i].path);
   free(s->methods);
+  free(s->method_metrics);
   free(s->workers);
   descset_free(s->desc);
   pthread_mutex_destroy(&s->lock);

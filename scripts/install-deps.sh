@@ -15,7 +15,7 @@ packages=(
   wrk nghttp2-client curl golang-go python3 nginx
 )
 if [ "${1:-}" = "--test" ]; then
-  packages+=(default-jre-headless maven zbar-tools clang libclang-rt-14-dev)
+  packages+=(default-jdk-headless maven zbar-tools clang libclang-rt-14-dev nodejs npm python3-venv)
 fi
 
 missing=()
@@ -26,9 +26,14 @@ done
 if command -v go >/dev/null 2>&1; then
   tmp=(); for p in "${missing[@]}"; do [ "$p" = golang-go ] || tmp+=("$p"); done; missing=("${tmp[@]}")
 fi
-# A JRE is only needed when no java is on PATH already.
-if command -v java >/dev/null 2>&1; then
-  tmp=(); for p in "${missing[@]}"; do [ "$p" = default-jre-headless ] || tmp+=("$p"); done; missing=("${tmp[@]}")
+# A JDK (java runs the Kafka broker, javac builds the GTFS validator's driver: scripts/gtfs-validator.sh)
+# is only needed when either is missing from PATH.
+if command -v java >/dev/null 2>&1 && command -v javac >/dev/null 2>&1; then
+  tmp=(); for p in "${missing[@]}"; do [ "$p" = default-jdk-headless ] || tmp+=("$p"); done; missing=("${tmp[@]}")
+fi
+# Node and npm run the OpenAPI linter (scripts/openapi-tools.sh): any install of them will do.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  tmp=(); for p in "${missing[@]}"; do [ "$p" = nodejs ] || [ "$p" = npm ] || tmp+=("$p"); done; missing=("${tmp[@]}")
 fi
 # Likewise Maven (it fetches the Kafka broker for the tests: scripts/kafka.sh).
 if command -v mvn >/dev/null 2>&1; then

@@ -12,6 +12,7 @@ Environment:
   METRO_STACK_FREE_PORTS=1  pick free ports (tests) instead of the documented defaults
   METRO_STACK_TESTING=1     also start the test echo service behind metro-transcoder-testing
   METRO_HTTP_PORT           REST port (default 8080)
+  METRO_TRANSCODER_METRICS_PORT  the gateway's admin port: /metrics, /healthz, /readyz (default 9100)
   METRO_ADMIN_EMAIL, METRO_ADMIN_PASSWORD, METRO_ADMIN_USERNAME  bootstrap admin
   MAILPIT_SMTP_PORT, MAILPIT_HTTP_PORT  Mailpit's ports (Mailpit, which catches every email,
                             always runs; default 1025 and 8025, free ones with METRO_STACK_FREE_PORTS)
@@ -160,13 +161,14 @@ start)
     set +a
   fi
   backends=""
-  declare -A grpc_port
+  declare -A grpc_port metrics_port
   for row in "${service_table[@]}"; do
     IFS='|' read -r name default_port default_metrics binary <<<"$row"
     grpc_port[$name]=$(port_for "$name" "$default_port")
+    metrics_port[$name]=$(port_for "$name-metrics" "$default_metrics")
     (
       export METRO_GRPC_ADDR=127.0.0.1:${grpc_port[$name]} METRO_PG_URL=${pg_url[$name]}
-      export METRO_METRICS_PORT; METRO_METRICS_PORT=$(port_for "$name-metrics" "$default_metrics")
+      export METRO_METRICS_PORT=${metrics_port[$name]}
       # management (started last) watches every service before it, itself, and any extra entries.
       [ "$name" != management ] || export METRO_MANAGEMENT_SERVICES="$backends,$name=127.0.0.1:${grpc_port[$name]}${METRO_STACK_MANAGEMENT_EXTRA:+,$METRO_STACK_MANAGEMENT_EXTRA}"
       start_process "$name" "$build/$binary"
@@ -188,8 +190,10 @@ start)
     backends="$backends,testing=127.0.0.1:$echo_port"
     gateway=$build/transcoder/metro-transcoder-testing
   fi
+  # The gateway's /metrics is on its admin port only, never on the REST port.
+  metrics_port[transcoder]=${METRO_TRANSCODER_METRICS_PORT:-$(port_for transcoder-metrics 9100)}
   (
-    export METRO_HTTP_PORT=$http_port METRO_BACKENDS=$backends
+    export METRO_HTTP_PORT=$http_port METRO_BACKENDS=$backends METRO_METRICS_PORT=${metrics_port[transcoder]}
     start_process transcoder "$gateway"
   )
   for i in $(seq 1 300); do
@@ -200,8 +204,11 @@ start)
   done
   {
     echo "METRO_HTTP=http://127.0.0.1:$http_port"
+    # Every process's Prometheus endpoint (host:port, GET /metrics), for tests and scrapers.
+    echo "METRO_TRANSCODER_METRICS=127.0.0.1:${metrics_port[transcoder]}"
     for name in "${services[@]}"; do
       echo "METRO_${name^^}_GRPC=127.0.0.1:${grpc_port[$name]}"
+      echo "METRO_${name^^}_METRICS=127.0.0.1:${metrics_port[$name]}"
       echo "METRO_${name^^}_PG_URL=${pg_url[$name]}"
     done
     [ -z "$echo_port" ] || echo "METRO_ECHO_GRPC=127.0.0.1:$echo_port"

@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/rpc_client_internal.h"
+#include "common/rpc_metrics.h"
 #include "common/rpc_server_internal.h"
 
 #define MAX_RESPONSE_BYTES (16u << 20)
@@ -48,6 +49,7 @@ static void release_attempt(backend_call *bc) {
 static bool start_attempt(backend_call *bc);
 
 static void finish(backend_call *bc, bool batch_ok) {
+  bool received = batch_ok && bc->recv;
   if (!batch_ok) {
     bc->status = (rpc_status){.code = GRPC_STATUS_UNAVAILABLE, .message = "backend call failed", .reason = "UNAVAILABLE"};
   } else {
@@ -58,6 +60,8 @@ static void finish(backend_call *bc, bool batch_ok) {
   }
   release_attempt(bc);
   int64_t now = clock_mono_ms();
+  rpc_metrics_client_finished(bc->method_name, bc->status.code, (double)(now - bc->attempt_started_ms) / 1000.0,
+                              batch_ok, received);
   breaker_record(&bc->svc->breaker, now, counts_as_failure(&bc->status), now - bc->attempt_started_ms);
   if (unreachable(&bc->status) && bc->idempotent && bc->attempts < MAX_ATTEMPTS &&
       bc->deadline_ms - clock_real_ms() > MIN_RETRY_BUDGET_MS) {
@@ -113,6 +117,7 @@ static bool start_attempt(backend_call *bc) {
   grpc_metadata_array_init(&bc->initial);
   grpc_metadata_array_init(&bc->trailers);
 
+  rpc_metrics_started(rpc_method_metrics_get(RPC_METRICS_CLIENT, RPC_TYPE_UNARY, bc->method_name));
   grpc_op ops[6];
   rpc_unary_ops(ops, &(rpc_unary_io){.md = bc->md, .n_md = bc->n_md, .send = bc->send, .recv = &bc->recv,
                                      .initial = &bc->initial, .trailers = &bc->trailers, .code = &bc->code,
@@ -120,6 +125,7 @@ static bool start_attempt(backend_call *bc) {
   if (grpc_call_start_batch(bc->call, ops, 6, bc, NULL) != GRPC_CALL_OK) {
     log_error("backend: cannot start a call to %s", bc->method_name);
     release_attempt(bc);
+    rpc_metrics_client_finished(bc->method_name, GRPC_STATUS_UNAVAILABLE, 0, false, false);
     return false;
   }
   return true;

@@ -47,7 +47,8 @@ typedef struct gw_request {
   http_exchange *ex;
   const http_request *req;
   double started;
-  const char *route_label;
+  const char *route_label;  /* the matched template, or "unmatched" */
+  const char *method_label; /* the request method, or "other" */
   const char *request_id;
   const char *origin;
   const method_binding *binding;
@@ -280,10 +281,11 @@ static void send_answer(gw_request *r) {
                         .header_names = h.names,
                         .header_values = h.values,
                         .n_headers = h.n};
-  char status[8];
-  snprintf(status, sizeof status, "%d", r->http_status);
-  metrics_add(gw.m_requests, r->route_label, status, 1);
-  metrics_observe(gw.m_latency, r->route_label, NULL, clock_mono_seconds() - r->started);
+  char code[8];
+  snprintf(code, sizeof code, "%d", r->http_status);
+  metrics_add_v(gw.m_requests, (const char *const[]){code, r->method_label, r->route_label}, 1);
+  metrics_observe_v(gw.m_latency, (const char *const[]){r->method_label, r->route_label},
+                    clock_mono_seconds() - r->started);
   http_respond(r->ex, &resp);
 }
 
@@ -511,10 +513,6 @@ static bool builtin_endpoint(http_exchange *ex, const http_request *req, const c
     bool ready = edge_auth_ready();
     if (ready) send_plain(ex, 200, "application/json", "{\"status\":\"ready\"}", 18);
     else send_plain(ex, 503, "application/json", "{\"status\":\"starting\"}", 21);
-  } else if (strcmp(req->path, "/metrics") == 0) {
-    char *text = metrics_render();
-    send_plain(ex, 200, "text/plain; version=0.0.4", text, strlen(text));
-    free(text);
   } else if (strcmp(req->path, "/openapi.json") == 0) {
     send_plain(ex, 200, "application/json", gw.openapi, gw.openapi_len);
   } else {
@@ -540,6 +538,14 @@ static void preflight(http_exchange *ex, const http_request *req) {
 
 /* ---- the server's handler ---- */
 
+/* The method label of http_requests_total: the standard methods, anything else "other". */
+static const char *metric_method(const char *method) {
+  static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (strcmp(method, known[i]) == 0) return known[i];
+  return "other";
+}
+
 static void on_request(http_exchange *ex, const http_request *req, void *user) {
   (void)user;
   /* HEAD is GET without the body (the server drops it). */
@@ -556,6 +562,7 @@ static void on_request(http_exchange *ex, const http_request *req, void *user) {
   r->req = req;
   r->started = clock_mono_seconds();
   r->route_label = "unmatched";
+  r->method_label = metric_method(req->method);
   const char *rid = http_request_header(req, "X-Request-Id");
   r->request_id = rid && printable_token(rid, 128) ? rid : new_request_id(req->arena);
   r->origin = http_request_header(req, "Origin");
@@ -628,10 +635,12 @@ bool gateway_start(const gateway_config *cfg, char *err, size_t errlen) {
   gw.openapi = arena_strdup(g_arena, text ? text : "{}");
   gw.openapi_len = strlen(gw.openapi);
   free(text);
-  gw.m_requests = metrics_counter("metro_http_requests_total", "REST requests, by route template and HTTP status.",
-                                  "route", "status");
-  gw.m_latency = metrics_histogram("metro_http_request_seconds", "REST request latency, by route template.", "route",
-                                   NULL);
+  /* route: the matched template ("/v1/stations/{station_id}"), "unmatched" otherwise (bounded). */
+  gw.m_requests = metrics_counter_v("http_requests_total", "REST requests answered, by status code, method and route.",
+                                    (const char *const[]){"code", "method", "route"}, 3);
+  gw.m_latency = metrics_histogram_v("http_request_duration_seconds",
+                                     "Time from a REST request's arrival to its answer, in seconds.",
+                                     (const char *const[]){"method", "route"}, 2);
   if (!backend_init()) {
     snprintf(err, errlen, "cannot start the gRPC completion thread");
     return false;

@@ -1,11 +1,13 @@
 /* metro-transcoder: reads METRO_* settings, loads the descriptor sets, starts edge
- * authentication (tokens and API keys), rate limits and the REST gateway, and drains on SIGTERM. */
+ * authentication (tokens and API keys), rate limits, the admin port (/metrics) and the REST
+ * gateway, and drains on SIGTERM. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/rpc_client.h"
 #include "common/rpc_server.h"
 #include "common/redis.h"
@@ -93,6 +95,8 @@ static const char **split_list(char *spec) {
 int main(void) {
   rpc_block_signals();
   char err[512];
+  char *metrics_addr;
+  int64_t metrics_port;
   char *addr, *backends_spec, *cors, *secret, *issuer, *audience, *level_name, *proxies_spec, *limits_spec, *redis_host,
       *redis_password;
   int64_t port, threads, max_body, max_conns, timeout_s, max_headers, backend_timeout, jwks_refresh, deadline_ms,
@@ -100,6 +104,9 @@ int main(void) {
   const cfg_setting settings[] = {
       {"METRO_HTTP_ADDR", CFG_STRING, "127.0.0.1", false, 0, 0, &addr, "REST listen address (IPv4)"},
       {"METRO_HTTP_PORT", CFG_INT, "8080", false, 0, 65535, &port, "REST port"},
+      {"METRO_METRICS_ADDR", CFG_STRING, "127.0.0.1", false, 0, 0, &metrics_addr,
+       "admin listen address: /metrics, /healthz, /readyz (never on the REST port)"},
+      {"METRO_METRICS_PORT", CFG_INT, "9100", false, 0, 65535, &metrics_port, "admin port (0 = off)"},
       {"METRO_HTTP_THREADS", CFG_INT, "2", false, 1, 256, &threads, "HTTP event-loop threads"},
       {"METRO_HTTP_MAX_BODY_BYTES", CFG_INT, "1048576", false, 1024, 67108864, &max_body, "largest request body"},
       {"METRO_HTTP_MAX_CONNECTIONS", CFG_INT, "10000", false, 1, 1000000, &max_conns, "open connections"},
@@ -188,13 +195,20 @@ int main(void) {
                        .max_header_bytes = (size_t)max_header_bytes, .trusted_proxies = proxies,
                        .cors_origins = origins, .identity_secret = secret, .report_ms = (int)report_ms, .backends = backends,
                        .n_backends = n_backends, .descriptors = desc, .registries = registries};
+  if (metrics_port > 0 && !metrics_serve(metrics_addr, (int)metrics_port, edge_auth_ready, err, sizeof err)) {
+    log_error("metrics endpoint: %s", err);
+    edge_auth_stop();
+    return 1;
+  }
   if (!gateway_start(&gc, err, sizeof err)) {
     log_error("gateway: %s", err);
+    metrics_stop();
     edge_auth_stop();
     return 1;
   }
   rpc_wait_for_signal();
   gateway_stop();
+  metrics_stop();
   edge_auth_stop();
   edge_keys_stop();
   rpc_client_shutdown();

@@ -14,7 +14,7 @@
 #include "svc/control/generator/schedule.h"
 
 #define CT_LOCAL_UTC_OFFSET_S (7 * 3600) /* Asia/Ho_Chi_Minh: UTC+7, no daylight saving */
-#define CT_MAX_DAYS 14                   /* dates per GenerateSchedules call */
+#define CT_MAX_DAYS 31                   /* dates per GenerateSchedules call (the feed: 30) */
 #define CT_WEIGHTS 8                     /* samples per forecast, weighted 8...1 */
 #define CT_MODEL_MIN_DAYS 14             /* dates of data before a line has a model */
 #define CT_HOLIDAY_MIN_SAMPLES 3         /* holiday samples before holidays stand on their own */

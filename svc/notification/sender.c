@@ -1,16 +1,19 @@
 /* The sender threads: each takes the next due delivery (FOR UPDATE SKIP LOCKED, so threads and
  * replicas never send one twice at once), sends it over SMTP or the SMS API, and records the
- * outcome: sent, due again after the next step of the retry schedule, or failed. */
+ * outcome: sent, due again after the next step of the retry schedule, or failed (counted in
+ * metro_emails_total / metro_sms_total once recorded). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/periodic.h"
 #include "common/pg.h"
 #include "svc/notification/service.h"
 
 static periodic *senders;
+static metric_family *m_emails, *m_sms;
 
 typedef struct due {
   const char *id, *channel, *recipient;
@@ -28,12 +31,14 @@ static nt_send_result send_one(arena *a, const nt_state *st, const due *d, char 
   return nt_sms_send(a, &st->sms, d->recipient, text, provider_id, id_cap, err, errlen);
 }
 
-/* Records the outcome of one attempt in the transaction that holds the row. */
+/* Records the outcome of one attempt in the transaction that holds the row; *status is "sent",
+ * "failed" or "queued" (to be retried). */
 static rpc_status record(arena *a, const nt_state *st, const due *d, nt_send_result res, const char *provider_id,
-                         const char *err) {
+                         const char *err, const char **status_out) {
   int attempt = d->attempts + 1;
   bool failed = res == NT_REJECTED || (res == NT_RETRY && attempt > st->n_retries);
   const char *status = res == NT_SENT ? "sent" : failed ? "failed" : "queued";
+  *status_out = status;
   int64_t delay = res == NT_RETRY && !failed ? st->retry_s[attempt - 1] : 0;
   const char *params[] = {d->id, status, arena_printf(a, "%lld", (long long)delay), res == NT_SENT ? NULL : err,
                           *provider_id ? provider_id : NULL};
@@ -51,6 +56,7 @@ static rpc_status record(arena *a, const nt_state *st, const due *d, nt_send_res
 /* Sends the next due delivery; *found false when none is due. */
 static rpc_status send_next(arena *a, const nt_state *st, bool *found) {
   *found = false;
+  const char *channel = NULL, *status = NULL;
   rpc_status s = pg_begin(a);
   if (!rpc_ok(s)) return s;
   PGresult *r;
@@ -72,13 +78,17 @@ static rpc_status send_next(arena *a, const nt_state *st, bool *found) {
     d.len = bytes ? len : 0;
     char provider_id[128] = "", err[512] = "";
     nt_send_result res = send_one(a, st, &d, provider_id, sizeof provider_id, err, sizeof err);
-    s = record(a, st, &d, res, provider_id, err);
+    s = record(a, st, &d, res, provider_id, err, &status);
+    channel = d.channel;
   }
   if (!rpc_ok(s)) {
     pg_rollback();
     return s;
   }
-  return pg_commit(a);
+  s = pg_commit(a);
+  if (rpc_ok(s) && channel && strcmp(status, "queued") != 0)
+    metrics_add(strcmp(channel, "email") == 0 ? m_emails : m_sms, status, NULL, 1);
+  return s;
 }
 
 /* One round: the next due delivery, if any (a found one lets the next round start at once). */
@@ -93,6 +103,15 @@ static bool send_round(periodic *p, void *arg) {
 }
 
 bool nt_sender_start(nt_state *st) {
+  m_emails = metrics_counter("metro_emails_total", "Emails delivered or given up, by outcome (sent, failed)",
+                             "outcome", NULL);
+  m_sms = metrics_counter("metro_sms_total", "Text messages delivered or given up, by outcome (sent, failed)",
+                          "outcome", NULL);
+  static const char *const outcomes[] = {"sent", "failed"};
+  for (int i = 0; i < 2; i++) {
+    metrics_add(m_emails, outcomes[i], NULL, 0);
+    metrics_add(m_sms, outcomes[i], NULL, 0);
+  }
   senders = periodic_start("notification sender", (int)st->settings.senders, st->settings.poll_ms, send_round, st);
   return senders != NULL;
 }

@@ -122,6 +122,11 @@ void pm_metrics_init(void);
 void pm_metrics_callback(const char *provider, const char *result);
 /* outcome as pm_refund_attempt reports it (-1..2). */
 void pm_metrics_refund(const char *method, int outcome);
+/* A payment reached a final status (completed, failed, cancelled, refunded), counted with the
+ * event that says so, in metro_payments_total{provider, outcome}. */
+void pm_metrics_outcome(const char *provider, pm_status status);
+/* Counts the payments awaiting review into metro_payments_under_review (the refund worker's rounds). */
+void pm_metrics_under_review(rpc_ctx *ctx);
 
 /* ==== alerts.c ==== */
 

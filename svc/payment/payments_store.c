@@ -176,6 +176,7 @@ rpc_status pm_publish_status(rpc_ctx *ctx, const pm_row *row, const char *reason
                      : row->status == PM_REFUNDED  ? "payment.refunded"
                                                    : NULL;
   if (!type || strcmp(p->method, "free") == 0) return RPC_OK;
+  pm_metrics_outcome(p->method, row->status); /* with its event, in the transaction that decides it */
   if (row->status == PM_REFUNDED) {
     Metro__Events__V1__PaymentRefunded ev = METRO__EVENTS__V1__PAYMENT_REFUNDED__INIT;
     ev.payment_id = p->payment_id;

@@ -19,6 +19,7 @@ static bool attempt_due_refunds(periodic *p, void *arg) {
   rpc_ctx ctx = {.arena = a, .state = arg, .deadline_ms = INT64_MAX, .request_id = "refund-worker"};
   const char **ids;
   int n = 0;
+  pm_metrics_under_review(&ctx);
   rpc_status s = pm_refunds_due(&ctx, BATCH, false, &ids, &n);
   if (!rpc_ok(s)) log_warn("refund worker: cannot read due refunds: %s", s.message);
   for (int i = 0; rpc_ok(s) && i < n; i++) {

@@ -1,9 +1,10 @@
 /* The public service's gRPC handlers and their table: each validates its request, names
  * its cache entry (kind, scope, args) and reads through the cache from transport or
- * ticket; plus the admin's cache flush. */
+ * ticket; the GTFS zip as raw HTTP with its validators; plus the admin's cache flush. */
 #include <stdio.h>
 #include <string.h>
 
+#include "common/pb_time.h"
 #include "svc/public/public.h"
 
 #define MAX_TRIPS_PAGE 1000
@@ -179,6 +180,19 @@ static rpc_status list_departures(rpc_ctx *ctx, const ProtobufCMessage *msg, Pro
   return RPC_OK;
 }
 
+/* What transport is asked for a public feed: planned lines only when the service says so. */
+static Metro__Transport__V1__ExportGtfsRequest *gtfs_request(rpc_ctx *ctx, const char *start_date, int days,
+                                                             bool consumer) {
+  const pub_settings *s = &((const pub_state *)ctx->state)->settings;
+  Metro__Transport__V1__ExportGtfsRequest *req =
+      RPC_NEW(ctx, Metro__Transport__V1__ExportGtfsRequest, metro__transport__v1__export_gtfs_request__init);
+  req->start_date = (char *)start_date;
+  req->days = days;
+  req->consumer_feed = consumer;
+  req->exclude_planned = !s->gtfs_include_planned;
+  return req;
+}
+
 static rpc_status get_gtfs_feed(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
   const Metro__Public__V1__GetGtfsFeedRequest *r = (const void *)msg;
   long day;
@@ -192,12 +206,66 @@ static rpc_status get_gtfs_feed(rpc_ctx *ctx, const ProtobufCMessage *msg, Proto
     st = rpc_invalid(ctx->arena, "days", "INVALID_DAYS", "days needs startDate");
   }
   if (!rpc_ok(st)) return st;
-  Metro__Transport__V1__ExportGtfsRequest *req =
-      RPC_NEW(ctx, Metro__Transport__V1__ExportGtfsRequest, metro__transport__v1__export_gtfs_request__init);
-  req->start_date = dated ? r->start_date : "";
-  req->days = days;
-  return cached(ctx, PUB_KIND_GTFS, "", arena_printf(ctx->arena, "%s:%d", dated ? r->start_date : "all", days),
+  Metro__Transport__V1__ExportGtfsRequest *req = gtfs_request(ctx, dated ? r->start_date : "", days, false);
+  return cached(ctx, PUB_KIND_GTFS, "",
+                arena_printf(ctx->arena, "%s:%d:%s", dated ? r->start_date : "all", days,
+                             req->exclude_planned ? "open" : "planned"),
                 &metro__public__v1__gtfs_feed_file__descriptor, pub_fetch_gtfs, req, out);
+}
+
+/* A raw answer with its extra headers (name, value pairs; a NULL value leaves one out). */
+static Metro__Api__V1__HttpResponse *raw_answer(rpc_ctx *ctx, int status, const char *content_type,
+                                                ProtobufCBinaryData body, const char *const (*headers)[2], int n) {
+  Metro__Api__V1__HttpResponse *resp = RPC_NEW(ctx, Metro__Api__V1__HttpResponse, metro__api__v1__http_response__init);
+  resp->status = status;
+  resp->content_type = (char *)content_type;
+  resp->body = body;
+  resp->headers = arena_alloc(ctx->arena, sizeof *resp->headers * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) {
+    if (!headers[i][1]) continue;
+    Metro__Api__V1__HttpHeader *h = RPC_NEW(ctx, Metro__Api__V1__HttpHeader, metro__api__v1__http_header__init);
+    h->name = (char *)headers[i][0];
+    h->value = (char *)headers[i][1];
+    resp->headers[resp->n_headers++] = h;
+  }
+  return resp;
+}
+
+/* The zip itself for transit tools: today and the next days, cached like /v1/gtfs under the
+ * same generation (network and timetable events make it stale). Last-Modified is the data's
+ * last change, but not before today's local midnight, when the window moved. */
+static rpc_status get_gtfs_zip(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  const Metro__Api__V1__HttpRequest *http = (const void *)msg;
+  const pub_settings *s = &((const pub_state *)ctx->state)->settings;
+  long today;
+  int now;
+  char date[11];
+  pub_local_now(&today, &now);
+  pub_day_format(today, date);
+  Metro__Transport__V1__ExportGtfsRequest *req =
+      gtfs_request(ctx, arena_strdup(ctx->arena, date), (int)s->gtfs_feed_days, true);
+  ProtobufCMessage *m;
+  rpc_status st = cached(ctx, PUB_KIND_GTFS, "",
+                         arena_printf(ctx->arena, "consumer:%s:%d:%s", date, req->days,
+                                      req->exclude_planned ? "open" : "planned"),
+                         &metro__public__v1__gtfs_feed_file__descriptor, pub_fetch_gtfs, req, &m);
+  if (!rpc_ok(st)) return st;
+  const Metro__Public__V1__GtfsFeedFile *f = (const void *)m;
+  int64_t changed = pb_timestamp_us(f->last_modified) / 1000000,
+          midnight = (int64_t)today * 86400 - PUB_LOCAL_UTC_OFFSET_S;
+  int64_t modified = changed > midnight ? changed : midnight;
+  char *last_modified = arena_alloc(ctx->arena, PUB_HTTP_DATE_LEN); /* read when the answer is packed */
+  pub_http_date(modified, last_modified);
+  bool fresh = pub_not_modified(http, f->etag, modified);
+  const char *const headers[][2] = {
+      {"ETag", f->etag},
+      {"Last-Modified", last_modified},
+      {"Cache-Control", "public, max-age=300"},
+      {"Content-Disposition", fresh ? NULL : arena_printf(ctx->arena, "attachment; filename=\"%s\"", f->file_name)},
+  };
+  ProtobufCBinaryData body = fresh ? (ProtobufCBinaryData){0, NULL} : f->data;
+  *out = &raw_answer(ctx, fresh ? 304 : 200, f->content_type, body, headers, 4)->base;
+  return RPC_OK;
 }
 
 /* ---- fares, passes and discounts (from ticket) ---- */
@@ -286,6 +354,7 @@ static const rpc_method_impl methods[] = {
     {"ListLineTrips", list_line_trips, 0},
     {"ListDepartures", list_departures, 0},
     {"GetGtfsFeed", get_gtfs_feed, 60000},
+    {"GetGtfsZip", get_gtfs_zip, 60000},
     {"ListFares", list_fares, 0},
     {"QuoteFare", quote_fare, 0},
     {"ListPasses", list_passes, 0},

@@ -34,6 +34,10 @@ int main(void) {
        "how long a cached answer is served without asking transport or ticket again"},
       {"METRO_PUBLIC_STALE_TTL_S", CFG_INT, "604800", false, 60, 2592000, &p->stale_ttl_s,
        "how long the last answer is kept to be served while transport or ticket is unreachable"},
+      {"METRO_GTFS_INCLUDE_PLANNED", CFG_BOOL, "false", false, 0, 0, &p->gtfs_include_planned,
+       "publish the lines whose status is planned in the GTFS feeds (/gtfs/metro-hcmc.zip, /v1/gtfs) too"},
+      {"METRO_GTFS_FEED_DAYS", CFG_INT, "30", false, 1, 31, &p->gtfs_feed_days,
+       "days of service in GET /gtfs/metro-hcmc.zip, today first"},
   };
   const ev_consumer_config group = {
       .group = "public", .subs = pub_subscriptions, .n_subs = pub_n_subscriptions, .state = &state};

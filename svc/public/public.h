@@ -9,6 +9,7 @@
 
 #include "common/events.h"
 #include "common/rpc_server.h"
+#include "metro/api/v1/http.pb-c.h"
 #include "metro/public/v1/public.pb-c.h"
 #include "metro/ticket/v1/ticket.pb-c.h"
 #include "metro/transport/v1/transport.pb-c.h"
@@ -26,6 +27,8 @@ typedef struct pub_settings {
   int64_t ticket_timeout_ms;     /* likewise for ticket (a quote includes ticket's call to transport) */
   int64_t cache_ttl_s;
   int64_t stale_ttl_s;
+  bool gtfs_include_planned;     /* publish planned lines in the GTFS feeds too */
+  int64_t gtfs_feed_days;        /* days of service in GET /gtfs/metro-hcmc.zip, from today */
 } pub_settings;
 
 typedef struct pub_state {
@@ -64,6 +67,24 @@ const char *pub_next_token(rpc_ctx *ctx, size_t offset, size_t count, size_t tot
 void pub_local_now(long *day, int *seconds);
 /* "YYYY-MM-DD" of a day number into out (at least 11 bytes). */
 void pub_day_format(long day, char *out);
+
+/* ---- feed_http.c: the GTFS download's HTTP caching rules (RFC 9110) ---- */
+
+#define PUB_ETAG_LEN 35      /* a quoted 32-hex-digit tag and its NUL */
+#define PUB_HTTP_DATE_LEN 30 /* "Sun, 06 Nov 1994 08:49:37 GMT" and its NUL */
+
+/* A strong entity tag of the bytes: the first 128 bits of their SHA-256 in hex, quoted. */
+void pub_etag(const void *data, size_t len, char out[PUB_ETAG_LEN]);
+/* The IMF-fixdate of a Unix time. */
+void pub_http_date(int64_t unix_s, char out[PUB_HTTP_DATE_LEN]);
+/* Any of the three HTTP-date forms (IMF-fixdate, RFC 850, asctime) -> Unix time; false otherwise. */
+bool pub_http_date_parse(const char *s, int64_t *unix_s);
+/* Whether an If-None-Match field value lists etag (weak comparison) or is "*". */
+bool pub_etag_listed(const char *field, const char *etag);
+/* Whether a GET of a representation with this etag and last change is answered 304: any
+ * If-None-Match field decides alone; else one If-Modified-Since that parses and is not older
+ * than last_modified. */
+bool pub_not_modified(const Metro__Api__V1__HttpRequest *req, const char *etag, int64_t last_modified);
 
 /* ---- transport_source.c: the reads behind the cache ---- */
 

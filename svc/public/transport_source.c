@@ -116,6 +116,7 @@ rpc_status pub_fetch_departures(rpc_ctx *ctx, const void *arg, ProtobufCMessage 
 
 rpc_status pub_fetch_gtfs(rpc_ctx *ctx, const void *arg, ProtobufCMessage **out) {
   const pub_settings *s = &((const pub_state *)ctx->state)->settings;
+  const Metro__Transport__V1__ExportGtfsRequest *req = arg;
   ProtobufCMessage *m;
   rpc_status st = pub_transport_call(ctx, "ExportGtfs", arg, &metro__transport__v1__gtfs_feed__descriptor, &m,
                                      (int)s->gtfs_timeout_ms);
@@ -124,9 +125,12 @@ rpc_status pub_fetch_gtfs(rpc_ctx *ctx, const void *arg, ProtobufCMessage **out)
   Metro__Public__V1__GtfsFeedFile *file =
       RPC_NEW(ctx, Metro__Public__V1__GtfsFeedFile, metro__public__v1__gtfs_feed_file__init);
   file->content_type = "application/zip";
-  file->file_name = "metro-hcmc-gtfs.zip";
+  file->file_name = req->consumer_feed ? "metro-hcmc.zip" : "metro-hcmc-gtfs.zip";
   file->data = feed->zip;
   file->trips = feed->trips;
+  file->etag = arena_alloc(ctx->arena, PUB_ETAG_LEN);
+  pub_etag(feed->zip.data, feed->zip.len, file->etag);
+  file->last_modified = feed->last_modified;
   *out = &file->base;
   return RPC_OK;
 }

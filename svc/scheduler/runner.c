@@ -10,12 +10,15 @@
 static metric_family *m_runs, *m_seconds, *m_takeovers;
 
 void sch_metrics_init(void) {
-  m_runs = metrics_counter("metro_scheduler_runs_total", "Job runs this replica carried out, by job and outcome",
-                           "job", "outcome");
-  m_seconds = metrics_histogram("metro_scheduler_run_seconds", "Time from claim to record of a job run, by job", "job",
+  m_runs = metrics_counter("metro_job_runs_total",
+                           "Job runs this replica carried out, by job and outcome (succeeded, failed); the "
+                           "label is job_name, since Prometheus owns job",
+                           "job_name", "outcome");
+  m_seconds = metrics_histogram("metro_job_run_duration_seconds", "Time from claim to record of a job run, by job",
+                                "job_name", NULL);
+  m_takeovers = metrics_counter("metro_job_lease_takeovers_total",
+                                "Runs this replica took over after their holder's lease expired, by job", "job_name",
                                 NULL);
-  m_takeovers = metrics_counter("metro_scheduler_lease_takeovers_total",
-                                "Runs this replica took over after their holder's lease expired, by job", "job", NULL);
 }
 
 void sch_metrics_takeover(const char *job) {

@@ -12,6 +12,7 @@
 #include "common/text.h"
 #include "metro/events/v1/ticket_events.pb-c.h"
 #include "svc/ticket/ticket.h"
+#include "svc/ticket/ticket_metrics.h"
 
 #define MAX_TAP_ID_LEN 64
 #define MAX_SLUG_LEN 64
@@ -330,7 +331,10 @@ rpc_status tk_tap(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **
   if (!rpc_ok(st)) return st;
   gk_presented p;
   gk_result vr = gk_verify(tk_keys(ctx), r->token, strnlen(r->token, GK_MAX_TOKEN_LEN + 1), &p);
-  if (vr != GK_OK) return invalid_token(ctx, gk_result_name(vr));
+  if (vr != GK_OK) {
+    tk_metrics_tap(direction_name(dir), false, "INVALID_TOKEN");
+    return invalid_token(ctx, gk_result_name(vr));
+  }
   tk_station station;
   if (!rpc_ok(st = tk_station_get(ctx, r->station_id, &station))) return st;
   if (!station.found) return rpc_error(ctx->arena, GRPC_STATUS_NOT_FOUND, "STATION_NOT_FOUND", "no such station");
@@ -357,7 +361,12 @@ rpc_status tk_tap(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **
     return st;
   }
   st = tk_finish_tx(ctx, st);
-  if (rpc_ok(st)) *out = &res->base;
+  if (rpc_ok(st)) {
+    *out = &res->base;
+    tk_metrics_tap(direction_name(dir), res->accepted, res->reason);
+  } else if (st.reason && strcmp(st.reason, "INVALID_TOKEN") == 0) { /* another ticket's token */
+    tk_metrics_tap(direction_name(dir), false, "INVALID_TOKEN");
+  }
   return st;
 }
 

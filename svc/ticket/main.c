@@ -3,6 +3,7 @@
  * payment events and publishes ticket.* and catalog.changed through its outbox. */
 #include "common/service.h"
 #include "svc/ticket/ticket.h"
+#include "svc/ticket/ticket_metrics.h"
 
 extern const pg_migration *const ticket_migrations;
 
@@ -10,6 +11,7 @@ static tk_state state;
 
 static bool ticket_init(void *st, const service_settings *common) {
   (void)common;
+  tk_metrics_init();
   return tk_qr_load_keys(st);
 }
 

@@ -7,6 +7,7 @@
 #include "common/pg.h"
 #include "metro/events/v1/ticket_events.pb-c.h"
 #include "svc/ticket/ticket.h"
+#include "svc/ticket/ticket_metrics.h"
 
 static const char *const payment_methods[] = {"vnpay", "paypal", "sepay"};
 
@@ -173,6 +174,9 @@ rpc_status tk_create_ticket(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufC
   if (rpc_ok(st) && free_ticket && !tk_is_pass(type)) /* active at once; a free pass waits inactive */
     st = tk_publish_activated(ctx, t, who.user_id, qr_token, "free");
   st = tk_finish_tx(ctx, st);
-  if (rpc_ok(st)) *out = &t->base;
+  if (rpc_ok(st)) {
+    *out = &t->base;
+    tk_metrics_ticket_sold(t->ticket_type, t->payment_method);
+  }
   return st;
 }

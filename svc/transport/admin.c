@@ -111,10 +111,14 @@ TR_ADMIN_HANDLER(tr_admin_delete_station) {
 
 /* ---- lines ---- */
 
-enum { LN_CODE = 1, LN_NAME = 2, LN_LENGTH = 4, LN_DURATION = 8, LN_STATUS = 16, LN_ACTIVE = 32, LN_PRICE = 64 };
-static const fm_path line_paths[] = {{"code", LN_CODE},             {"name", LN_NAME},     {"length_km", LN_LENGTH},
-                                     {"duration_min", LN_DURATION}, {"status", LN_STATUS}, {"is_active", LN_ACTIVE},
-                                     {"base_price", LN_PRICE},      {NULL, 0}};
+enum {
+  LN_CODE = 1, LN_NAME = 2, LN_LENGTH = 4, LN_DURATION = 8, LN_STATUS = 16, LN_ACTIVE = 32, LN_PRICE = 64,
+  LN_COLOR = 128, LN_TEXT_COLOR = 256
+};
+static const fm_path line_paths[] = {
+    {"code", LN_CODE},         {"name", LN_NAME},         {"length_km", LN_LENGTH}, {"duration_min", LN_DURATION},
+    {"status", LN_STATUS},     {"is_active", LN_ACTIVE},  {"base_price", LN_PRICE}, {"color", LN_COLOR},
+    {"text_color", LN_TEXT_COLOR}, {NULL, 0}};
 
 static rpc_status answer_line(rpc_ctx *ctx, const char *route_id, ProtobufCMessage **out) {
   Metro__Transport__V1__Line *l;
@@ -153,7 +157,8 @@ TR_ADMIN_HANDLER(tr_admin_update_line) {
   if (!r->update_mask || r->update_mask->n_paths == 0)
     bits = (has(in->code) ? LN_CODE : 0) | (has(in->name) ? LN_NAME : 0) | (in->length_km != 0 ? LN_LENGTH : 0) |
            (in->duration_min != 0 ? LN_DURATION : 0) | (has(in->status) ? LN_STATUS : 0) |
-           (in->is_active ? LN_ACTIVE : 0) | (in->base_price != 0 ? LN_PRICE : 0);
+           (in->is_active ? LN_ACTIVE : 0) | (in->base_price != 0 ? LN_PRICE : 0) | (has(in->color) ? LN_COLOR : 0) |
+           (has(in->text_color) ? LN_TEXT_COLOR : 0);
   if (!rpc_ok(st = begin_catalog_write(ctx))) return st;
   Metro__Transport__V1__Line *cur;
   if (!rpc_ok(st = tr_line_get(ctx, r->route_id, &cur))) return FINISH(ctx, st);
@@ -165,6 +170,8 @@ TR_ADMIN_HANDLER(tr_admin_update_line) {
   if (bits & LN_STATUS) merged.status = in->status;
   if (bits & LN_ACTIVE) merged.is_active = in->is_active;
   if (bits & LN_PRICE) merged.base_price = in->base_price;
+  if (bits & LN_COLOR) merged.color = in->color;
+  if (bits & LN_TEXT_COLOR) merged.text_color = in->text_color;
   st = tr_validate_line(ctx, "line", &merged);
   if (rpc_ok(st)) st = tr_line_update(ctx, &merged);
   if (rpc_ok(st)) st = tr_emit_catalog_changed(ctx, "line", merged.route_id);

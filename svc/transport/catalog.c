@@ -16,7 +16,7 @@
   "JOIN lines l USING (route_id) WHERE ls.station_id = s.station_id), '')"
 
 #define LINE_COLUMNS \
-  "route_id, code, name, length_km, duration_min, status, is_active, base_price, position"
+  "route_id, code, name, length_km, duration_min, status, is_active, base_price, position, color, text_color"
 
 #define TRAIN_COLUMNS "train_id, name, type, capacity, route_id, status"
 
@@ -63,7 +63,9 @@ rpc_status tr_network_touch(rpc_ctx *ctx) {
   PGresult *r;
   rpc_status st = pg_exec(ctx->arena, &r, "SELECT pg_advisory_xact_lock(hashtext('metro.transport.catalog'))", 0, NULL);
   if (!rpc_ok(st)) return st;
-  return pg_exec(ctx->arena, &r, "UPDATE network_state SET version = version + 1 WHERE id = 1", 0, NULL);
+  return pg_exec(ctx->arena, &r,
+                 "UPDATE network_state SET version = version + 1, changed_at = clock_timestamp() WHERE id = 1", 0,
+                 NULL);
 }
 
 rpc_status tr_network_version(rpc_ctx *ctx, int64_t *version) {
@@ -204,6 +206,8 @@ static Metro__Transport__V1__Line *row_to_line(rpc_ctx *ctx, const PGresult *r, 
   l->is_active = is_true(pg_value(r, row, 6));
   l->base_price = strtoll(pg_value(r, row, 7), NULL, 10);
   l->position = atoi(pg_value(r, row, 8));
+  l->color = dup_value(ctx, r, row, 9);
+  l->text_color = dup_value(ctx, r, row, 10);
   return l;
 }
 
@@ -238,7 +242,7 @@ rpc_status tr_line_list(rpc_ctx *ctx, int offset, int limit, bool active_only, M
   return st;
 }
 
-static void line_params(rpc_ctx *ctx, const Metro__Transport__V1__Line *l, const char *params[8]) {
+static void line_params(rpc_ctx *ctx, const Metro__Transport__V1__Line *l, const char *params[10]) {
   params[0] = l->route_id;
   params[1] = l->code;
   params[2] = l->name;
@@ -247,6 +251,8 @@ static void line_params(rpc_ctx *ctx, const Metro__Transport__V1__Line *l, const
   params[5] = l->status;
   params[6] = l->is_active ? "t" : "f";
   params[7] = arena_printf(ctx->arena, "%lld", (long long)l->base_price);
+  params[8] = l->color ? l->color : "";
+  params[9] = l->text_color ? l->text_color : "";
 }
 
 static rpc_status line_conflict(rpc_ctx *ctx, rpc_status st, const Metro__Transport__V1__Line *l) {
@@ -257,26 +263,27 @@ static rpc_status line_conflict(rpc_ctx *ctx, rpc_status st, const Metro__Transp
 }
 
 rpc_status tr_line_insert(rpc_ctx *ctx, const Metro__Transport__V1__Line *l) {
-  const char *params[8];
+  const char *params[10];
   line_params(ctx, l, params);
   PGresult *r;
   rpc_status st = pg_exec(ctx->arena, &r,
                           "INSERT INTO lines (route_id, code, name, length_km, duration_min, status, is_active, "
-                          "base_price, position) VALUES ($1, $2, $3, $4::float8, $5::int, $6, $7::boolean, "
-                          "$8::bigint, (SELECT coalesce(max(position), 0) + 1 FROM lines))",
-                          8, params);
+                          "base_price, color, text_color, position) VALUES ($1, $2, $3, $4::float8, $5::int, $6, "
+                          "$7::boolean, $8::bigint, upper($9), upper($10), "
+                          "(SELECT coalesce(max(position), 0) + 1 FROM lines))",
+                          10, params);
   return line_conflict(ctx, st, l);
 }
 
 rpc_status tr_line_update(rpc_ctx *ctx, const Metro__Transport__V1__Line *l) {
-  const char *params[8];
+  const char *params[10];
   line_params(ctx, l, params);
   PGresult *r;
   rpc_status st = pg_exec(ctx->arena, &r,
                           "UPDATE lines SET code = $2, name = $3, length_km = $4::float8, duration_min = $5::int, "
-                          "status = $6, is_active = $7::boolean, base_price = $8::bigint, updated_at = now() "
-                          "WHERE route_id = $1",
-                          8, params);
+                          "status = $6, is_active = $7::boolean, base_price = $8::bigint, color = upper($9), "
+                          "text_color = upper($10), updated_at = now() WHERE route_id = $1",
+                          10, params);
   if (rpc_ok(st) && strcmp(PQcmdTuples(r), "1") != 0) return not_found(ctx, "line", "LINE_NOT_FOUND", l->route_id);
   return line_conflict(ctx, st, l);
 }

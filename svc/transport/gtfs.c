@@ -1,7 +1,11 @@
-/* GTFS static feed of the network (gtfs.org/schedule/reference): export of agency, stops,
- * routes, trips, stop_times, calendar and transfers (plus metro_route_stations.txt and
- * metro_* columns for what GTFS cannot say) as a zip through libzip, and import of such
- * a feed. Export -> import -> export gives the same files. */
+/* GTFS static feeds of the network (gtfs.org/schedule/reference), through libzip. Two forms are
+ * exported: the admin's (agency, stops, routes, trips, stop_times, calendar, transfers,
+ * feed_info, plus metro_route_stations.txt and metro_* columns for what GTFS cannot say), one
+ * service per date with the database's trip ids, which ImportGtfs reads back (export -> import
+ * -> export gives the same files); and the consumer feed for transit tools, where trips that run
+ * alike on several dates are one trip on a shared service (calendar.txt with calendar_dates.txt
+ * exceptions, gtfs_calendar.c) under an id derived from what it is, so ids stay put between
+ * exports. Either may leave out the planned lines. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +14,9 @@
 
 #include "common/crypto.h"
 #include "common/log.h"
+#include "common/pb_time.h"
 #include "common/pg.h"
+#include "svc/transport/gtfs_calendar.h"
 #include "svc/transport/gtfs_csv.h"
 #include "svc/transport/strbuf.h"
 #include "svc/transport/transport.h"
@@ -19,6 +25,9 @@
 #define GTFS_MAX_FILE_BYTES (96u << 20) /* uncompressed, per file */
 #define GTFS_MTIME 946684800            /* 2000-01-01: fixed, so equal feeds give equal zips */
 #define AGENCY_ID "metro-hcmc"
+#define PUBLISHER_NAME "Metro HCMC"
+#define PUBLISHER_URL "https://metro.hcmc.vn"
+#define MAX_FILES 12
 
 /* ---- export ---- */
 
@@ -27,29 +36,81 @@ typedef struct feed_file {
   strbuf body;
 } feed_file;
 
-static const char *station_name(Metro__Transport__V1__Station **stations, int n, const char *id) {
-  int lo = 0, hi = n - 1;
+/* What one export holds: the lines in the feed, the stations it lists, the trips. */
+typedef struct export_src {
+  rpc_ctx *ctx;
+  const tr_gtfs_request *req;
+  Metro__Transport__V1__Station **stations; /* by id */
+  int n_stations;
+  Metro__Transport__V1__Line **lines; /* network order */
+  int n_lines;
+  tr_trip *trips;
+  int n_trips;
+} export_src;
+
+static int station_index(const export_src *x, const char *id) {
+  int lo = 0, hi = x->n_stations - 1;
   while (lo <= hi) {
-    int mid = (lo + hi) / 2, c = strcmp(stations[mid]->station_id, id);
-    if (c == 0) return stations[mid]->name;
+    int mid = (lo + hi) / 2, c = strcmp(x->stations[mid]->station_id, id);
+    if (c == 0) return mid;
     if (c < 0)
       lo = mid + 1;
     else
       hi = mid - 1;
   }
-  return "";
+  return -1;
 }
 
-/* "2026-11-24" -> "D20261124" and "20261124". */
+static const char *station_name(const export_src *x, const char *id) {
+  int i = station_index(x, id);
+  return i < 0 ? "" : x->stations[i]->name;
+}
+
+static int line_index(const export_src *x, const char *route_id) {
+  for (int i = 0; i < x->n_lines; i++)
+    if (strcmp(x->lines[i]->route_id, route_id) == 0) return i;
+  return -1;
+}
+
+/* Keeps the lines the request wants, their trips, and (consumer feed, or planned lines left
+ * out) only the stations those lines serve. */
+static void select_content(export_src *x) {
+  int k = 0;
+  for (int i = 0; i < x->n_lines; i++)
+    if (!x->req->exclude_planned || strcmp(x->lines[i]->status, "planned") != 0) x->lines[k++] = x->lines[i];
+  x->n_lines = k;
+  k = 0;
+  for (int i = 0; i < x->n_trips; i++)
+    if (line_index(x, x->trips[i].route_id) >= 0) x->trips[k++] = x->trips[i];
+  x->n_trips = k;
+  if (!x->req->consumer && !x->req->exclude_planned) return;
+  bool *served = arena_alloc(x->ctx->arena, sizeof(bool) * (size_t)(x->n_stations + 1));
+  for (int i = 0; i < x->n_lines; i++)
+    for (size_t s = 0; s < x->lines[i]->n_stations; s++) {
+      int at = station_index(x, x->lines[i]->stations[s]->station_id);
+      if (at >= 0) served[at] = true;
+    }
+  k = 0;
+  for (int i = 0; i < x->n_stations; i++)
+    if (served[i]) x->stations[k++] = x->stations[i];
+  x->n_stations = k;
+}
+
+/* "2026-11-24" -> "20261124". */
+static const char *gtfs_date(rpc_ctx *ctx, const char *iso) {
+  return arena_printf(ctx->arena, "%.4s%.2s%.2s", iso, iso + 5, iso + 8);
+}
+
+/* "2026-11-24" -> "D20261124": the admin form's one service per date. */
 static const char *service_id(rpc_ctx *ctx, const char *date) {
-  return arena_printf(ctx->arena, "D%.4s%.2s%.2s", date, date + 5, date + 8);
+  return arena_printf(ctx->arena, "D%s", gtfs_date(ctx, date));
 }
 
-static void write_stops(feed_file *f, Metro__Transport__V1__Station **stations, int n) {
+static void write_stops(const export_src *x, feed_file *f) {
   sb_puts(&f->body, "stop_id,stop_name,stop_lat,stop_lon,location_type,metro_open_time,metro_close_time,"
                     "metro_is_active\r\n");
-  for (int i = 0; i < n; i++) {
-    const Metro__Transport__V1__Station *s = stations[i];
+  for (int i = 0; i < x->n_stations; i++) {
+    const Metro__Transport__V1__Station *s = x->stations[i];
     csv_put(&f->body, s->station_id);
     sb_putc(&f->body, ',');
     csv_put(&f->body, s->name);
@@ -58,70 +119,287 @@ static void write_stops(feed_file *f, Metro__Transport__V1__Station **stations, 
   }
 }
 
-static void write_routes(feed_file *routes, feed_file *route_stations, Metro__Transport__V1__Line **lines, int n) {
-  sb_puts(&routes->body, "route_id,agency_id,route_short_name,route_long_name,route_type,route_sort_order,"
-                         "metro_length_km,metro_duration_min,metro_status,metro_is_active,metro_base_price\r\n");
-  sb_puts(&route_stations->body, "route_id,stop_id,stop_sequence\r\n");
-  for (int i = 0; i < n; i++) {
-    const Metro__Transport__V1__Line *l = lines[i];
+static void write_routes(const export_src *x, feed_file *routes, feed_file *route_stations) {
+  sb_puts(&routes->body, "route_id,agency_id,route_short_name,route_long_name,route_type,route_color,"
+                         "route_text_color,route_sort_order,metro_length_km,metro_duration_min,metro_status,"
+                         "metro_is_active,metro_base_price\r\n");
+  if (route_stations) sb_puts(&route_stations->body, "route_id,stop_id,stop_sequence\r\n");
+  for (int i = 0; i < x->n_lines; i++) {
+    const Metro__Transport__V1__Line *l = x->lines[i];
     sb_printf(&routes->body, "%s," AGENCY_ID ",", l->route_id);
     csv_put(&routes->body, l->code);
     sb_putc(&routes->body, ',');
     csv_put(&routes->body, l->name);
-    sb_printf(&routes->body, ",1,%d,%.10g,%d,%s,%d,%lld\r\n", l->position, l->length_km, l->duration_min, l->status,
-              l->is_active ? 1 : 0, (long long)l->base_price);
-    for (size_t k = 0; k < l->n_stations; k++)
+    sb_printf(&routes->body, ",1,%s,%s,%d,%.10g,%d,%s,%d,%lld\r\n", l->color, l->text_color, l->position,
+              l->length_km, l->duration_min, l->status, l->is_active ? 1 : 0, (long long)l->base_price);
+    for (size_t k = 0; route_stations && k < l->n_stations; k++)
       sb_printf(&route_stations->body, "%s,%s,%d\r\n", l->route_id, l->stations[k]->station_id,
                 l->stations[k]->sequence);
   }
 }
 
-/* Every ordered pair of lines meeting at a station is a recommended transfer. */
-static void write_transfers(feed_file *f, Metro__Transport__V1__Station **stations, int n) {
+/* Every ordered pair of the feed's lines meeting at a station is a recommended transfer. */
+static void write_transfers(const export_src *x, feed_file *f) {
   sb_puts(&f->body, "from_stop_id,to_stop_id,from_route_id,to_route_id,transfer_type\r\n");
-  for (int i = 0; i < n; i++) {
-    const Metro__Transport__V1__Station *s = stations[i];
+  for (int i = 0; i < x->n_stations; i++) {
+    const Metro__Transport__V1__Station *s = x->stations[i];
     for (size_t a = 0; a < s->n_route_ids; a++)
       for (size_t b = 0; b < s->n_route_ids; b++)
-        if (a != b)
+        if (a != b && line_index(x, s->route_ids[a]) >= 0 && line_index(x, s->route_ids[b]) >= 0)
           sb_printf(&f->body, "%s,%s,%s,%s,0\r\n", s->station_id, s->station_id, s->route_ids[a], s->route_ids[b]);
   }
 }
 
+static void write_stop_times(rpc_ctx *ctx, feed_file *f, const char *trip_id, const tr_trip *t) {
+  for (int k = 0; k < t->n_stops; k++) {
+    const tr_stop *s = &t->stops[k];
+    int arr = s->arrival >= 0 ? s->arrival : s->departure, dep = s->departure >= 0 ? s->departure : s->arrival;
+    sb_printf(&f->body, "%s,%s,%s,%s,%d\r\n", trip_id, tr_format_clock(ctx->arena, arr),
+              tr_format_clock(ctx->arena, dep), s->station_id, k + 1);
+  }
+}
+
+/* trips.txt up to the block: route, service, trip, headsign (the last stop), direction. */
+static void write_trip_row(const export_src *x, feed_file *f, const tr_trip *t, const char *service,
+                           const char *trip_id) {
+  const char *last = t->n_stops > 0 ? t->stops[t->n_stops - 1].station_id : "";
+  sb_printf(&f->body, "%s,%s,%s,", t->route_id, service, trip_id);
+  csv_put(&f->body, station_name(x, last));
+  sb_printf(&f->body, ",%d,%s\r\n", t->inbound ? 1 : 0, t->train_id ? t->train_id : "");
+}
+
+static const char *const TRIPS_HEADER = "route_id,service_id,trip_id,trip_headsign,direction_id,block_id\r\n";
+static const char *const STOP_TIMES_HEADER = "trip_id,arrival_time,departure_time,stop_id,stop_sequence\r\n";
+static const char *const CALENDAR_HEADER =
+    "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\r\n";
+
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static void write_timetable(rpc_ctx *ctx, feed_file *trips_f, feed_file *times_f, feed_file *calendar_f,
-                            const tr_trip *trips, int n, Metro__Transport__V1__Station **stations, int n_stations) {
-  sb_puts(&trips_f->body, "route_id,service_id,trip_id,trip_headsign,direction_id,block_id\r\n");
-  sb_puts(&times_f->body, "trip_id,arrival_time,departure_time,stop_id,stop_sequence\r\n");
-  sb_puts(&calendar_f->body, "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,"
-                             "end_date\r\n");
-  const char **dates = arena_alloc(ctx->arena, sizeof(char *) * (size_t)(n + 1));
-  for (int i = 0; i < n; i++) {
-    const tr_trip *t = &trips[i];
+/* The admin form: each trip as stored, on the one-day service of its date. */
+static void write_dated_timetable(const export_src *x, feed_file *trips_f, feed_file *times_f,
+                                  feed_file *calendar_f) {
+  rpc_ctx *ctx = x->ctx;
+  sb_puts(&trips_f->body, TRIPS_HEADER);
+  sb_puts(&times_f->body, STOP_TIMES_HEADER);
+  sb_puts(&calendar_f->body, CALENDAR_HEADER);
+  const char **dates = arena_alloc(ctx->arena, sizeof(char *) * (size_t)(x->n_trips + 1));
+  for (int i = 0; i < x->n_trips; i++) {
+    const tr_trip *t = &x->trips[i];
     dates[i] = t->service_date;
-    const char *last = t->n_stops > 0 ? t->stops[t->n_stops - 1].station_id : "";
-    sb_printf(&trips_f->body, "%s,%s,%s,", t->route_id, service_id(ctx, t->service_date), t->trip_id);
-    csv_put(&trips_f->body, station_name(stations, n_stations, last));
-    sb_printf(&trips_f->body, ",%d,%s\r\n", t->inbound ? 1 : 0, t->train_id ? t->train_id : "");
-    for (int k = 0; k < t->n_stops; k++) {
-      const tr_stop *s = &t->stops[k];
-      int arr = s->arrival >= 0 ? s->arrival : s->departure, dep = s->departure >= 0 ? s->departure : s->arrival;
-      sb_printf(&times_f->body, "%s,%s,%s,%s,%d\r\n", t->trip_id, tr_format_clock(ctx->arena, arr),
-                tr_format_clock(ctx->arena, dep), s->station_id, k + 1);
-    }
+    write_trip_row(x, trips_f, t, service_id(ctx, t->service_date), t->trip_id);
+    write_stop_times(ctx, times_f, t->trip_id, t);
   }
-  qsort(dates, (size_t)n, sizeof(char *), cmp_str);
-  for (int i = 0; i < n; i++) {
+  qsort(dates, (size_t)x->n_trips, sizeof(char *), cmp_str);
+  for (int i = 0; i < x->n_trips; i++) {
     if (i > 0 && strcmp(dates[i], dates[i - 1]) == 0) continue;
     long day;
     tr_parse_day(dates[i], &day);
-    int weekday = (int)(((day % 7) + 7 + 3) % 7); /* 0 = Monday */
+    int weekday = sched_weekday(day);
+    const char *d = gtfs_date(ctx, dates[i]);
     sb_printf(&calendar_f->body, "%s", service_id(ctx, dates[i]));
-    for (int d = 0; d < 7; d++) sb_printf(&calendar_f->body, ",%d", d == weekday);
-    sb_printf(&calendar_f->body, ",%.4s%.2s%.2s,%.4s%.2s%.2s\r\n", dates[i], dates[i] + 5, dates[i] + 8, dates[i],
-              dates[i] + 5, dates[i] + 8);
+    for (int w = 0; w < 7; w++) sb_printf(&calendar_f->body, ",%d", w == weekday);
+    sb_printf(&calendar_f->body, ",%s,%s\r\n", d, d);
   }
+}
+
+/* ---- the consumer form: one trip for every date it runs alike ---- */
+
+typedef struct dated_trip {
+  const char *key; /* what makes two dates' trips the same trip */
+  int offset;      /* its date - the window's first */
+  const tr_trip *t;
+} dated_trip;
+
+typedef struct shared_trip {
+  const tr_trip *t; /* the first date's: stops and times */
+  const char *key;
+  uint32_t mask;    /* bit i: runs on window first + i */
+  int line, service;
+  const char *id;
+} shared_trip;
+
+typedef struct shared_service {
+  uint32_t mask;
+  gtfs_service_days days;
+  const char *id;
+} shared_service;
+
+/* Line, direction, train and every stop's station and times. */
+static const char *trip_key(arena *a, const tr_trip *t) {
+  strbuf b;
+  sb_init(&b, a, 64 + (size_t)t->n_stops * 32);
+  sb_printf(&b, "%s|%d|%s", t->route_id, t->inbound ? 1 : 0, t->train_id ? t->train_id : "");
+  for (int k = 0; k < t->n_stops; k++)
+    sb_printf(&b, "|%s:%d:%d", t->stops[k].station_id, t->stops[k].arrival, t->stops[k].departure);
+  return b.data;
+}
+
+static int cmp_dated(const void *a, const void *b) {
+  const dated_trip *x = a, *y = b;
+  int c = strcmp(x->key, y->key);
+  return c ? c : (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+static int cmp_service(const void *a, const void *b) {
+  const shared_service *x = a, *y = b;
+  if (x->days.first != y->days.first) return x->days.first < y->days.first ? -1 : 1;
+  return (x->mask > y->mask) - (x->mask < y->mask);
+}
+
+static int cmp_shared(const void *a, const void *b) {
+  const shared_trip *x = a, *y = b;
+  if (x->line != y->line) return x->line < y->line ? -1 : 1;
+  if (x->t->departure != y->t->departure) return x->t->departure < y->t->departure ? -1 : 1;
+  if (x->t->inbound != y->t->inbound) return x->t->inbound ? 1 : -1;
+  if (x->service != y->service) return x->service < y->service ? -1 : 1;
+  return strcmp(x->id, y->id);
+}
+
+static int cmp_shared_id(const void *a, const void *b) {
+  return strcmp((*(shared_trip *const *)a)->id, (*(shared_trip *const *)b)->id);
+}
+
+/* The distinct date sets as services, ordered by first date, named from their weekday flags
+ * ("weekdays", "weekends", "weekdays-2" when two sets share flags). Sets each trip's service. */
+static shared_service *make_services(rpc_ctx *ctx, long first, shared_trip *trips, int n, int *n_services) {
+  shared_service *sv = arena_alloc(ctx->arena, sizeof *sv * (size_t)(n + 1));
+  int ns = 0;
+  for (int i = 0; i < n; i++) {
+    int s = 0;
+    while (s < ns && sv[s].mask != trips[i].mask) s++;
+    if (s == ns) {
+      sv[ns].mask = trips[i].mask;
+      gtfs_service_pattern(first, trips[i].mask, &sv[ns].days);
+      ns++;
+    }
+  }
+  qsort(sv, (size_t)ns, sizeof *sv, cmp_service);
+  const char **base = arena_alloc(ctx->arena, sizeof *base * (size_t)(ns + 1));
+  for (int s = 0; s < ns; s++) {
+    char name[40];
+    base[s] = arena_strdup(ctx->arena, gtfs_service_base_name(sv[s].days.weekdays, name, sizeof name));
+    int same = 1; /* base names hold no digit, so "weekdays-2" meets no other base */
+    for (int p = 0; p < s; p++) same += strcmp(base[p], base[s]) == 0;
+    sv[s].id = same == 1 ? base[s] : arena_printf(ctx->arena, "%s-%d", base[s], same);
+  }
+  for (int i = 0; i < n; i++)
+    for (int s = 0; s < ns; s++)
+      if (sv[s].mask == trips[i].mask) trips[i].service = s;
+  *n_services = ns;
+  return sv;
+}
+
+/* "<code>-<direction>-<HHMM>-<8 hex of the key>": the same trip keeps its id from one export to
+ * the next; a clash of the short hash gets a suffix. */
+static void name_trips(const export_src *x, shared_trip *trips, int n) {
+  rpc_ctx *ctx = x->ctx;
+  for (int i = 0; i < n; i++) {
+    char hash[2 * CRYPTO_SHA256_LEN + 1];
+    crypto_sha256_hex(trips[i].key, strlen(trips[i].key), hash);
+    int dep = trips[i].t->departure;
+    trips[i].id = arena_printf(ctx->arena, "%s-%d-%02d%02d-%.8s", x->lines[trips[i].line]->code,
+                               trips[i].t->inbound ? 1 : 0, dep / 3600, dep / 60 % 60, hash);
+  }
+  shared_trip **by_id = arena_alloc(ctx->arena, sizeof *by_id * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) by_id[i] = &trips[i];
+  qsort(by_id, (size_t)n, sizeof *by_id, cmp_shared_id);
+  for (int i = 1, dup = 1; i < n; i++) {
+    dup = strcmp(by_id[i]->id, by_id[i - 1]->id) == 0 ? dup + 1 : 1;
+    if (dup > 1) by_id[i]->id = arena_printf(ctx->arena, "%s-%d", by_id[i]->id, dup);
+  }
+}
+
+static void write_services(rpc_ctx *ctx, const shared_service *sv, int n, feed_file *calendar_f,
+                           feed_file *dates_f) {
+  sb_puts(&calendar_f->body, CALENDAR_HEADER);
+  sb_puts(&dates_f->body, "service_id,date,exception_type\r\n");
+  for (int s = 0; s < n; s++) {
+    const gtfs_service_days *d = &sv[s].days;
+    sb_puts(&calendar_f->body, sv[s].id);
+    for (int w = 0; w < 7; w++) sb_printf(&calendar_f->body, ",%d", d->weekdays[w] ? 1 : 0);
+    sb_printf(&calendar_f->body, ",%s,%s\r\n", gtfs_date(ctx, tr_format_day(ctx->arena, d->first)),
+              gtfs_date(ctx, tr_format_day(ctx->arena, d->last)));
+    /* Additions and removals in date order. */
+    for (int a = 0, r = 0; a < d->n_added || r < d->n_removed;) {
+      bool add = r >= d->n_removed || (a < d->n_added && d->added[a] < d->removed[r]);
+      long day = add ? d->added[a++] : d->removed[r++];
+      sb_printf(&dates_f->body, "%s,%s,%d\r\n", sv[s].id, gtfs_date(ctx, tr_format_day(ctx->arena, day)), add ? 1 : 2);
+    }
+  }
+}
+
+static int write_shared_timetable(const export_src *x, feed_file *trips_f, feed_file *times_f,
+                                  feed_file *calendar_f, feed_file *dates_f) {
+  rpc_ctx *ctx = x->ctx;
+  int n = x->n_trips, n_shared = 0, n_services = 0;
+  dated_trip *dated = arena_alloc(ctx->arena, sizeof *dated * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) {
+    long day = 0;
+    tr_parse_day(x->trips[i].service_date, &day);
+    dated[i] = (dated_trip){trip_key(ctx->arena, &x->trips[i]), (int)(day - x->req->first_day), &x->trips[i]};
+  }
+  qsort(dated, (size_t)n, sizeof *dated, cmp_dated);
+  shared_trip *shared = arena_alloc(ctx->arena, sizeof *shared * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) {
+    if (i == 0 || strcmp(dated[i].key, dated[i - 1].key) != 0)
+      shared[n_shared++] =
+          (shared_trip){.t = dated[i].t, .key = dated[i].key, .line = line_index(x, dated[i].t->route_id)};
+    shared[n_shared - 1].mask |= UINT32_C(1) << dated[i].offset;
+  }
+  shared_service *sv = make_services(ctx, x->req->first_day, shared, n_shared, &n_services);
+  name_trips(x, shared, n_shared);
+  qsort(shared, (size_t)n_shared, sizeof *shared, cmp_shared);
+  sb_puts(&trips_f->body, TRIPS_HEADER);
+  sb_puts(&times_f->body, STOP_TIMES_HEADER);
+  for (int i = 0; i < n_shared; i++) {
+    write_trip_row(x, trips_f, shared[i].t, sv[shared[i].service].id, shared[i].id);
+    write_stop_times(ctx, times_f, shared[i].id, shared[i].t);
+  }
+  write_services(ctx, sv, n_services, calendar_f, dates_f);
+  return n_shared;
+}
+
+/* ---- feed_info.txt and the archive ---- */
+
+/* The dates the feed speaks for: the window asked for, else the first and last date held. */
+static void feed_dates(const export_src *x, const char **start, const char **end) {
+  rpc_ctx *ctx = x->ctx;
+  *start = *end = "";
+  if (x->req->days > 0) {
+    *start = gtfs_date(ctx, tr_format_day(ctx->arena, x->req->first_day));
+    *end = gtfs_date(ctx, tr_format_day(ctx->arena, x->req->first_day + x->req->days - 1));
+    return;
+  }
+  const char *lo = NULL, *hi = NULL;
+  for (int i = 0; i < x->n_trips; i++) {
+    const char *d = x->trips[i].service_date;
+    if (!lo || strcmp(d, lo) < 0) lo = d;
+    if (!hi || strcmp(d, hi) > 0) hi = d;
+  }
+  if (lo) *start = gtfs_date(ctx, lo), *end = gtfs_date(ctx, hi);
+}
+
+/* feed_version: the first date and 12 hex of a hash over the other files, so the version
+ * changes exactly when the content does (and an export -> import -> export keeps it). */
+static const char *write_feed_info(const export_src *x, feed_file *files, int n, feed_file *f) {
+  rpc_ctx *ctx = x->ctx;
+  strbuf all;
+  size_t total = 0;
+  for (int i = 0; i < n; i++) total += strlen(files[i].name) + files[i].body.len + 1;
+  sb_init(&all, ctx->arena, total + 1);
+  for (int i = 0; i < n; i++) {
+    sb_append(&all, files[i].name, strlen(files[i].name) + 1);
+    sb_append(&all, files[i].body.data, files[i].body.len);
+  }
+  char hash[2 * CRYPTO_SHA256_LEN + 1];
+  crypto_sha256_hex(all.data, all.len, hash);
+  const char *start, *end;
+  feed_dates(x, &start, &end);
+  const char *version = arena_printf(ctx->arena, "%s-%.12s", *start ? start : "empty", hash);
+  sb_puts(&f->body, "feed_publisher_name,feed_publisher_url,feed_lang,feed_start_date,feed_end_date,feed_version,"
+                    "feed_contact_url\r\n" PUBLISHER_NAME "," PUBLISHER_URL ",vi,");
+  sb_printf(&f->body, "%s,%s,%s," PUBLISHER_URL "\r\n", start, end, version);
+  return version;
 }
 
 static rpc_status zip_files(rpc_ctx *ctx, feed_file *files, int n, uint8_t **out, size_t *len) {
@@ -166,28 +444,63 @@ static rpc_status zip_files(rpc_ctx *ctx, feed_file *files, int n, uint8_t **out
   return read_ok ? RPC_OK : rpc_internal("gtfs: cannot read the zip back");
 }
 
-rpc_status tr_gtfs_export(rpc_ctx *ctx, long first_day, int days, uint8_t **zip, size_t *len, int *n_trips) {
-  Metro__Transport__V1__Station **stations;
-  Metro__Transport__V1__Line **lines;
-  tr_trip *trips;
-  int n_stations, n_lines, n;
-  rpc_status st = tr_station_list(ctx, 0, 1000000, &stations, &n_stations);
-  if (rpc_ok(st)) st = tr_line_list(ctx, 0, 1000000, false, &lines, &n_lines);
-  if (rpc_ok(st)) st = tr_trips_all(ctx, first_day, days, &trips, &n);
+static rpc_status last_modified(rpc_ctx *ctx, const tr_gtfs_request *req, int64_t *us) {
+  const char *params[2] = {req->days > 0 ? tr_format_day(ctx->arena, req->first_day) : NULL,
+                           req->days > 0 ? tr_format_day(ctx->arena, req->first_day + req->days) : NULL};
+  PGresult *r;
+  rpc_status st = pg_exec(ctx->arena, &r,
+                          "SELECT " SQL_US("greatest((SELECT changed_at FROM network_state WHERE id = 1), "
+                                           "(SELECT max(changed_at) FROM timetable_changes WHERE $1::date IS NULL "
+                                           "OR (service_date >= $1::date AND service_date < $2::date)))"),
+                          2, params);
   if (!rpc_ok(st)) return st;
-  feed_file files[] = {{"agency.txt", {0}},   {"stops.txt", {0}},    {"routes.txt", {0}},
-                       {"trips.txt", {0}},    {"stop_times.txt", {0}}, {"calendar.txt", {0}},
-                       {"transfers.txt", {0}}, {"metro_route_stations.txt", {0}}};
-  int n_files = (int)(sizeof files / sizeof *files);
-  for (int i = 0; i < n_files; i++) sb_init(&files[i].body, ctx->arena, i == 4 ? (size_t)n * 800 + 256 : 4096);
-  sb_puts(&files[0].body, "agency_id,agency_name,agency_url,agency_timezone,agency_lang\r\n" AGENCY_ID
-                          ",Metro HCMC,https://metro.hcmc.vn,Asia/Ho_Chi_Minh,vi\r\n");
-  write_stops(&files[1], stations, n_stations);
-  write_routes(&files[2], &files[7], lines, n_lines);
-  write_timetable(ctx, &files[3], &files[4], &files[5], trips, n, stations, n_stations);
-  write_transfers(&files[6], stations, n_stations);
-  *n_trips = n;
-  return zip_files(ctx, files, n_files, zip, len);
+  const char *v = pg_value(r, 0, 0);
+  *us = v ? strtoll(v, NULL, 10) : 0;
+  return RPC_OK;
+}
+
+static feed_file *add_file(feed_file *files, int *n, const char *name, arena *a, size_t initial) {
+  feed_file *f = &files[(*n)++];
+  f->name = name;
+  sb_init(&f->body, a, initial);
+  return f;
+}
+
+rpc_status tr_gtfs_export(rpc_ctx *ctx, const tr_gtfs_request *req, tr_gtfs_feed *out) {
+  export_src x = {.ctx = ctx, .req = req};
+  if (req->consumer && (req->days < 1 || req->days > GTFS_MAX_WINDOW))
+    return rpc_invalid(ctx->arena, "days", "INVALID_DAYS", "a consumer feed covers 1-%d days", GTFS_MAX_WINDOW);
+  rpc_status st = tr_station_list(ctx, 0, 1000000, &x.stations, &x.n_stations);
+  if (rpc_ok(st)) st = tr_line_list(ctx, 0, 1000000, false, &x.lines, &x.n_lines);
+  if (rpc_ok(st)) st = tr_trips_all(ctx, req->first_day, req->days, &x.trips, &x.n_trips);
+  if (rpc_ok(st)) st = last_modified(ctx, req, &out->last_modified_us);
+  if (!rpc_ok(st)) return st;
+  select_content(&x);
+  feed_file files[MAX_FILES];
+  int n = 0;
+  arena *a = ctx->arena;
+  feed_file *agency = add_file(files, &n, "agency.txt", a, 256);
+  sb_puts(&agency->body, "agency_id,agency_name,agency_url,agency_timezone,agency_lang\r\n" AGENCY_ID
+                         "," PUBLISHER_NAME "," PUBLISHER_URL ",Asia/Ho_Chi_Minh,vi\r\n");
+  write_stops(&x, add_file(files, &n, "stops.txt", a, 8192));
+  feed_file *routes = add_file(files, &n, "routes.txt", a, 2048);
+  feed_file *trips = add_file(files, &n, "trips.txt", a, (size_t)x.n_trips * 100 + 256);
+  feed_file *times = add_file(files, &n, "stop_times.txt", a, (size_t)x.n_trips * 800 + 256);
+  feed_file *calendar = add_file(files, &n, "calendar.txt", a, 4096);
+  if (req->consumer) {
+    feed_file *dates = add_file(files, &n, "calendar_dates.txt", a, 4096);
+    write_routes(&x, routes, NULL);
+    out->trips = write_shared_timetable(&x, trips, times, calendar, dates);
+  } else {
+    write_routes(&x, routes, add_file(files, &n, "metro_route_stations.txt", a, 8192));
+    write_dated_timetable(&x, trips, times, calendar);
+    out->trips = x.n_trips;
+  }
+  write_transfers(&x, add_file(files, &n, "transfers.txt", a, 4096));
+  int hashed = n;
+  feed_file *info = add_file(files, &n, "feed_info.txt", a, 512);
+  out->version = write_feed_info(&x, files, hashed, info);
+  return zip_files(ctx, files, n, &out->zip, &out->len);
 }
 
 /* ---- import ---- */
@@ -298,7 +611,8 @@ static rpc_status import_routes(rpc_ctx *ctx, const csv_table *t, int *count) {
   int c_id = csv_column(t, "route_id"), c_code = csv_column(t, "route_short_name"),
       c_name = csv_column(t, "route_long_name"), c_len = csv_column(t, "metro_length_km"),
       c_dur = csv_column(t, "metro_duration_min"), c_status = csv_column(t, "metro_status"),
-      c_active = csv_column(t, "metro_is_active"), c_price = csv_column(t, "metro_base_price");
+      c_active = csv_column(t, "metro_is_active"), c_price = csv_column(t, "metro_base_price"),
+      c_color = csv_column(t, "route_color"), c_text_color = csv_column(t, "route_text_color");
   for (int i = 0; i < t->n_rows; i++) {
     const char *prefix = arena_printf(ctx->arena, "routes.txt[%d]", i + 1);
     Metro__Transport__V1__Line l = METRO__TRANSPORT__V1__LINE__INIT;
@@ -313,6 +627,8 @@ static rpc_status import_routes(rpc_ctx *ctx, const csv_table *t, int *count) {
     l.base_price = price;
     l.status = (char *)or_default(csv_get(t, i, c_status), "planned");
     l.is_active = strcmp(or_default(csv_get(t, i, c_active), "1"), "0") != 0;
+    l.color = (char *)csv_get(t, i, c_color);
+    l.text_color = (char *)csv_get(t, i, c_text_color);
     if (!rpc_ok(st = tr_validate_line(ctx, prefix, &l))) return st;
     Metro__Transport__V1__Line *cur;
     st = tr_line_get(ctx, l.route_id, &cur);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/pb_time.h"
 #include "common/pg.h"
 #include "svc/transport/admin.h"
 #include "svc/transport/transport.h"
@@ -171,30 +172,34 @@ static rpc_status list_trips_between(rpc_ctx *ctx, const ProtobufCMessage *msg, 
 
 static rpc_status export_gtfs(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
   const Metro__Transport__V1__ExportGtfsRequest *r = (const void *)msg;
-  long first = 0;
-  int days = 0;
-  if (r->start_date && *r->start_date) {
-    if (!tr_parse_day(r->start_date, &first))
-      return rpc_invalid(ctx->arena, "startDate", "INVALID_DATE", "startDate must be YYYY-MM-DD");
-    days = r->days == 0 ? 7 : r->days;
-    if (days < 1 || days > 31) return rpc_invalid(ctx->arena, "days", "INVALID_DAYS", "days must be 1-31");
-  } else if (r->days != 0) {
+  tr_gtfs_request req = {.consumer = r->consumer_feed, .exclude_planned = r->exclude_planned};
+  bool dated = r->start_date && *r->start_date;
+  if (dated && !tr_parse_day(r->start_date, &req.first_day))
+    return rpc_invalid(ctx->arena, "startDate", "INVALID_DATE", "startDate must be YYYY-MM-DD");
+  if (!dated && r->days != 0 && !req.consumer)
     return rpc_invalid(ctx->arena, "days", "INVALID_DAYS", "days needs startDate");
+  if (dated || req.consumer) {
+    if (!dated) req.first_day = tr_today();
+    req.days = r->days != 0 ? r->days : req.consumer ? 30 : 7;
+    if (req.days < 1 || req.days > 31) return rpc_invalid(ctx->arena, "days", "INVALID_DAYS", "days must be 1-31");
   }
   Metro__Transport__V1__GtfsFeed *feed =
       RPC_NEW(ctx, Metro__Transport__V1__GtfsFeed, metro__transport__v1__gtfs_feed__init);
-  int trips = 0;
+  tr_gtfs_feed got = {0};
   /* One snapshot for every table the feed reads. */
   rpc_status st = pg_begin(ctx->arena);
   if (!rpc_ok(st)) return st;
   st = pg_exec(ctx->arena, NULL, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL);
-  if (rpc_ok(st)) st = tr_gtfs_export(ctx, first, days, &feed->zip.data, &feed->zip.len, &trips);
+  if (rpc_ok(st)) st = tr_gtfs_export(ctx, &req, &got);
   if (!rpc_ok(st)) {
     pg_rollback();
     return st;
   }
   if (!rpc_ok(st = pg_commit(ctx->arena))) return st;
-  feed->trips = trips;
+  feed->zip = (ProtobufCBinaryData){got.len, got.zip};
+  feed->trips = got.trips;
+  feed->feed_version = (char *)got.version;
+  feed->last_modified = pb_timestamp(ctx, got.last_modified_us);
   *out = &feed->base;
   return RPC_OK;
 }

@@ -81,6 +81,8 @@ static rpc_status seed_lines(rpc_ctx *ctx, json_t *lines, bool all_in_service) {
     l.status = (char *)jstr(j, "status");
     l.is_active = all_in_service || strcmp(l.status, "operational") == 0;
     l.base_price = 10000;
+    l.color = (char *)jstr(j, "color");
+    l.text_color = (char *)jstr(j, "textColor");
     json_t *ids = json_object_get(j, "stations");
     size_t n = json_array_size(ids);
     char **stations = arena_alloc(ctx->arena, sizeof(char *) * (n + 1));

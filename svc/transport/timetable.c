@@ -167,10 +167,27 @@ rpc_status tr_trip_count(rpc_ctx *ctx, const char *route_id, const char *date, i
   return st;
 }
 
+/* Records that the trips of these (line, date) pairs (two array literals) changed now: the GTFS
+ * feed's Last-Modified. The caller holds each pair's advisory lock, so no writer waits here. */
+static rpc_status note_changes(rpc_ctx *ctx, const char *routes, const char *dates) {
+  const char *params[2] = {routes, dates};
+  PGresult *r;
+  return pg_exec(ctx->arena, &r,
+                 "INSERT INTO timetable_changes (route_id, service_date, changed_at) "
+                 "SELECT route_id, service_date, clock_timestamp() FROM (SELECT DISTINCT * FROM "
+                 "unnest($1::text[], $2::date[]) AS u(route_id, service_date)) pairs "
+                 "ON CONFLICT (route_id, service_date) DO UPDATE SET changed_at = EXCLUDED.changed_at",
+                 2, params);
+}
+
 rpc_status tr_trips_delete(rpc_ctx *ctx, const char *route_id, const char *date) {
   const char *params[2] = {route_id, date};
   PGresult *r;
-  return pg_exec(ctx->arena, &r, "DELETE FROM trips WHERE route_id = $1 AND service_date = $2::date", 2, params);
+  rpc_status st =
+      pg_exec(ctx->arena, &r, "DELETE FROM trips WHERE route_id = $1 AND service_date = $2::date", 2, params);
+  if (rpc_ok(st))
+    st = note_changes(ctx, arena_printf(ctx->arena, "{%s}", route_id), arena_printf(ctx->arena, "{%s}", date));
+  return st;
 }
 
 static void put_int_or_null(strbuf *b, int v) {
@@ -210,7 +227,7 @@ static rpc_status insert_chunk(rpc_ctx *ctx, const tr_trip *trips, int n) {
                           "SELECT * FROM unnest($1::uuid[], $2::text[], $3::date[], $4::text[], $5::uuid[], $6::int[], "
                           "$7::int[])",
                           7, tp);
-  if (!rpc_ok(st)) return st;
+  if (!rpc_ok(st) || !rpc_ok(st = note_changes(ctx, route.data, date.data))) return st;
   strbuf sid, seq, station, sday, sarr, sdep;
   strbuf *stop_cols[] = {&sid, &seq, &station, &sday, &sarr, &sdep};
   for (size_t c = 0; c < 6; c++) {

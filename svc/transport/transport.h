@@ -118,6 +118,8 @@ rpc_status tr_emit_station_status(rpc_ctx *ctx, const char *station_id, const ch
 /* The slug of a name: lower case, Vietnamese diacritics removed, đ -> d, other runs -> "-". */
 bool tr_slugify(const char *name, char *out, size_t cap);
 bool tr_valid_slug(const char *s, size_t max_len);
+/* A line colour: "" (none) or six hex digits, either case (GTFS route_color). */
+bool tr_valid_color(const char *s);
 /* "HH:MM" (00:00-23:59) -> minutes; -1 when malformed. */
 int tr_parse_hhmm(const char *s);
 /* "HH:MM[:SS]" with HH up to 47 -> seconds; -1 when malformed. */
@@ -144,7 +146,23 @@ rpc_status tr_trip_from_proto(rpc_ctx *ctx, const char *prefix, const Metro__Tra
 Metro__Transport__V1__Trip *tr_trip_to_proto(rpc_ctx *ctx, const tr_trip *t);
 
 /* ---- gtfs.c: the static feed ---- */
-rpc_status tr_gtfs_export(rpc_ctx *ctx, long first_day, int days, uint8_t **zip, size_t *len, int *trips);
+typedef struct tr_gtfs_request {
+  long first_day;
+  int days;             /* 0 = every service date held (not for a consumer feed: 1-32) */
+  bool consumer;        /* the feed for transit tools: shared services, stable trip ids */
+  bool exclude_planned; /* leave out the lines whose status is "planned" */
+} tr_gtfs_request;
+
+typedef struct tr_gtfs_feed {
+  uint8_t *zip;
+  size_t len;
+  int trips;                /* rows of trips.txt */
+  const char *version;      /* feed_info.txt's feed_version */
+  int64_t last_modified_us; /* the last write to the catalog or to the trips of a date in the feed */
+} tr_gtfs_feed;
+
+/* Reads everything inside the caller's (repeatable read) transaction. */
+rpc_status tr_gtfs_export(rpc_ctx *ctx, const tr_gtfs_request *req, tr_gtfs_feed *out);
 rpc_status tr_gtfs_import(rpc_ctx *ctx, const uint8_t *zip, size_t len, Metro__Transport__V1__ImportGtfsResponse *out);
 
 /* ---- seed.c: the demo network, fleet and trips ---- */

@@ -100,6 +100,10 @@ bool tr_valid_slug(const char *s, size_t max_len) {
   return true;
 }
 
+bool tr_valid_color(const char *s) {
+  return !s || !*s || (strlen(s) == 6 && text_only_chars(s, "0123456789ABCDEFabcdef"));
+}
+
 /* ---- clock times and dates ---- */
 
 static int two_digits(const char *s) {
@@ -214,6 +218,12 @@ rpc_status tr_validate_line(rpc_ctx *ctx, const char *prefix, const Metro__Trans
   if (l->base_price < 0 || l->base_price > 10000000)
     return rpc_invalid(ctx->arena, field(ctx, prefix, "basePrice"), "INVALID_PRICE",
                        "%s must be 0-10,000,000 VND", field(ctx, prefix, "basePrice"));
+  if (!tr_valid_color(l->color))
+    return rpc_invalid(ctx->arena, field(ctx, prefix, "color"), "INVALID_COLOR",
+                       "%s must be six hex digits (RRGGBB) or empty", field(ctx, prefix, "color"));
+  if (!tr_valid_color(l->text_color))
+    return rpc_invalid(ctx->arena, field(ctx, prefix, "textColor"), "INVALID_COLOR",
+                       "%s must be six hex digits (RRGGBB) or empty", field(ctx, prefix, "textColor"));
   return RPC_OK;
 }
 

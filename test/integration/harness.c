@@ -20,7 +20,7 @@
 #include "common/identity.h"
 #include "common/rpc_client.h"
 
-#define MAX_ENV 64
+#define MAX_ENV 256 /* stack.env: every process's addresses, the providers', Mailpit's */
 
 static char *env_keys[MAX_ENV], *env_values[MAX_ENV];
 static int n_env;
@@ -40,6 +40,10 @@ void harness_init(void) {
     *eq = '\0';
     env_keys[n_env] = strdup(line);
     env_values[n_env++] = strdup(eq + 1);
+  }
+  if (n_env == MAX_ENV && fgets(line, sizeof line, f)) { /* never drop settings silently */
+    fprintf(stderr, "harness: %s has more than %d settings\n", path, MAX_ENV);
+    exit(1);
   }
   fclose(f);
   curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -230,7 +230,7 @@ static void test_requests_are_checked(void **state) {
   (void)state;
   char today[16], body[256];
   date_of(local_days(0), today, sizeof today);
-  expect_error("POST", "/v1/schedules:generate", "{\"days\":15}", admin, 400, "INVALID_DAYS", "days");
+  expect_error("POST", "/v1/schedules:generate", "{\"days\":32}", admin, 400, "INVALID_DAYS", "days");
   expect_error("POST", "/v1/schedules:generate", "{\"days\":-1}", admin, 400, "INVALID_DAYS", "days");
   expect_error("POST", "/v1/schedules:generate", "{\"date\":\"2026-13-01\"}", admin, 400, "INVALID_DATE", "date");
   snprintf(body, sizeof body, "{\"routeId\":\"" L1 "\",\"date\":\"%s\",\"replace\":true}", today);

@@ -56,7 +56,8 @@ for name in auth user transport ticket payment webhook notification control publ
   backends="$backends${backends:+,}$name=${!var}"
 done
 http_port=$(free_port)
-METRO_HTTP_PORT=$http_port METRO_BACKENDS="$backends,testing=127.0.0.1:$a_port|127.0.0.1:$b_port" \
+metrics_port=$(free_port) # its admin port: /metrics is never on the REST port
+METRO_HTTP_PORT=$http_port METRO_METRICS_PORT=$metrics_port METRO_BACKENDS="$backends,testing=127.0.0.1:$a_port|127.0.0.1:$b_port" \
   METRO_BACKEND_TIMEOUT_MS=2000 METRO_BREAKER_FAILURES=3 METRO_BREAKER_OPEN_MS=1500 METRO_GATEWAY_REPORT_MS=0 \
   METRO_REDIS_PORT=$METRO_REDIS_PORT "$build/transcoder/metro-transcoder-testing" >"$work/gateway.log" 2>&1 &
 pids+=("$!")
@@ -116,7 +117,7 @@ grep -q '"reason":"CIRCUIT_OPEN"' "$work/open.json" || fail "open circuit: body 
 echo "frozen service: 3 timeouts, then 503 CIRCUIT_OPEN in $elapsed_ms ms"
 reported=""
 for _ in $(seq 1 15); do # the gauges are refreshed every second
-  if curl -s "$base/metrics" | grep -q '^metro_gateway_breaker_state{service="testing"} 1'; then reported=1; break; fi
+  if curl -s "http://127.0.0.1:$metrics_port/metrics" | grep -q '^metro_gateway_breaker_state{service="testing"} 1'; then reported=1; break; fi
   sleep 0.2
 done
 [ -n "$reported" ] || fail "metrics: the testing breaker is not reported open"

@@ -172,7 +172,7 @@ static void start_ticket_service(void) {
 static long ticket_calls(const char *method) {
   char base[64], needle[160];
   snprintf(base, sizeof base, "http://127.0.0.1:%d", ticket_metrics_port);
-  snprintf(needle, sizeof needle, "grpc_method=\"/metro.ticket.v1.TicketService/%s\"", method);
+  snprintf(needle, sizeof needle, "grpc_service=\"metro.ticket.v1.TicketService\",grpc_method=\"%s\",", method);
   http_response *r = http_call_at(base, "GET", "/metrics", NULL, NULL, NULL);
   assert_int_equal(r->status, 200);
   long total = 0;
@@ -184,7 +184,7 @@ static long ticket_calls(const char *method) {
       memcpy(line, p, len);
       line[len] = '\0';
       const char *sp = strrchr(line, ' ');
-      if (strncmp(line, "metro_grpc_server_handled_total{", 32) == 0 && strstr(line, needle) && sp)
+      if (strncmp(line, "grpc_server_handled_total{", 26) == 0 && strstr(line, needle) && sp)
         total += atol(sp + 1);
     }
     p = end ? end + 1 : NULL;
@@ -265,7 +265,7 @@ static void test_jobs_are_listed_with_schedules_targets_and_pages(void **state) 
   json_t *pass = find_job(r, "pass-auto-activation");
   assert_int_equal((long)json_number_value(json_object_get(json_object_get(pass, "request"), "batchSize")), 500);
   json_t *gen = find_job(r, "schedule-generation");
-  assert_int_equal((long)json_number_value(json_object_get(json_object_get(gen, "request"), "days")), 7);
+  assert_int_equal((long)json_number_value(json_object_get(json_object_get(gen, "request"), "days")), 30);
   http_response_free(r);
 
   /* Pages of 4: 4 + 4 + 1, each token continuing where the last page ended. */

@@ -73,7 +73,8 @@ static int start_gateway(const char *backends, const char *extra_env, char *base
   snprintf(e_log, sizeof e_log, "%s/logs/%s.log", harness_env("METRO_STACK_DIR"), log_name);
   snprintf(program, sizeof program, "%s/transcoder/metro-transcoder-testing", getenv("METRO_BUILD_DIR"));
   free(secret);
-  const char *env[] = {e_port, e_secret, e_backends, extra_env, NULL};
+  /* no admin port: the stack's gateway has the default one's place */
+  const char *env[] = {e_port, e_secret, e_backends, "METRO_METRICS_PORT=0", extra_env, NULL};
   int pid = spawn(program, env, e_log);
   assert_true(pid > 0);
   snprintf(base, cap, "http://127.0.0.1:%d", port);
@@ -442,10 +443,23 @@ static void test_health_metrics_and_openapi_endpoints(void **state) {
   r = http_call("GET", "/readyz", NULL, NULL);
   assert_int_equal(r->status, 200);
   http_response_free(r);
+  /* /metrics is on the admin port only (METRO_TRANSCODER_METRICS), never on the REST port */
   r = http_call("GET", "/metrics", NULL, NULL);
+  assert_int_equal(r->status, 404);
+  http_response_free(r);
+  char admin[96];
+  snprintf(admin, sizeof admin, "http://%s", harness_env("METRO_TRANSCODER_METRICS"));
+  r = http_call_at(admin, "GET", "/metrics", NULL, NULL, NULL);
   assert_int_equal(r->status, 200);
-  assert_non_null(strstr(r->body, "metro_http_requests_total"));
-  assert_non_null(strstr(r->body, "metro_http_request_seconds_bucket"));
+  assert_null(strstr(r->body, "route=\"/readyz\"")); /* built-in endpoints are not routes */
+  assert_non_null(strstr(r->body, "# TYPE http_requests_total counter"));
+  assert_non_null(strstr(r->body, "\nhttp_requests_total{code=\"404\",method=\"GET\",route=\"unmatched\"} "));
+  assert_non_null(strstr(r->body, "# TYPE http_request_duration_seconds histogram"));
+  assert_non_null(
+      strstr(r->body, "\nhttp_request_duration_seconds_bucket{method=\"GET\",route=\"unmatched\",le=\"+Inf\"} "));
+  http_response_free(r);
+  r = http_call_at(admin, "GET", "/readyz", NULL, NULL, NULL);
+  assert_int_equal(r->status, 200);
   http_response_free(r);
   r = http_call("GET", "/openapi.json", NULL, NULL);
   assert_int_equal(r->status, 200);

@@ -355,6 +355,9 @@ static void test_validation_errors_name_the_field(void **state) {
        "line.durationMin", "INVALID_DURATION"},
       {"POST", "/v1/lines", "{\"name\":\"Tuyến thử\",\"code\":\"T9\",\"lengthKm\":3,\"durationMin\":10,\"status\":\"closed\"}",
        "line.status", "INVALID_STATUS"},
+      {"POST", "/v1/lines", "{\"name\":\"Tuyến thử\",\"code\":\"T9\",\"lengthKm\":3,\"durationMin\":10,\"color\":\"#E4002B\"}",
+       "line.color", "INVALID_COLOR"},
+      {"PATCH", "/v1/lines/" L1 "?updateMask=textColor", "{\"textColor\":\"white\"}", "line.textColor", "INVALID_COLOR"},
       {"POST", "/v1/lines", "{\"name\":\"Tuyến thử\",\"code\":\"L1\",\"lengthKm\":3,\"durationMin\":10}", NULL,
        "LINE_CODE_TAKEN"},
       {"PUT", "/v1/lines/" L1 "/stations", "{\"stationIds\":[\"ben-thanh\",\"ba-son\",\"ben-thanh\"]}", "stationIds[2]",
@@ -624,6 +627,53 @@ static bool zip_names(const Metro__Transport__V1__GtfsFeed *f, const char *name)
   return memmem(f->zip.data, f->zip.len, name, strlen(name)) != NULL;
 }
 
+/* The seed's colours travel on the lines (GTFS route_color / route_text_color). */
+static void test_lines_carry_their_colours(void **state) {
+  (void)state;
+  arena *a = arena_create(1 << 16);
+  Metro__Transport__V1__GetLineRequest req = METRO__TRANSPORT__V1__GET_LINE_REQUEST__INIT;
+  req.route_id = L1;
+  ProtobufCMessage *resp = NULL;
+  assert_int_equal(call(a, "GetLine", &req.base, &metro__transport__v1__line__descriptor, &resp, false).code,
+                   GRPC_STATUS_OK);
+  Metro__Transport__V1__Line *l = (void *)resp;
+  assert_string_equal(l->color, "E4002B");
+  assert_string_equal(l->text_color, "FFFFFF");
+  arena_destroy(a);
+}
+
+/* The consumer form: the operational lines only, shared services with calendar_dates.txt,
+ * feed_info.txt, no metro_route_stations.txt; the same bytes when nothing changed. */
+static void test_gtfs_consumer_feed_leaves_out_planned_lines(void **state) {
+  (void)state;
+  arena *a = arena_create(1 << 20);
+  Metro__Transport__V1__ExportGtfsRequest req = METRO__TRANSPORT__V1__EXPORT_GTFS_REQUEST__INIT;
+  req.consumer_feed = true;
+  req.exclude_planned = true;
+  req.days = 2;
+  ProtobufCMessage *resp = NULL, *again = NULL;
+  assert_int_equal(call(a, "ExportGtfs", &req.base, &metro__transport__v1__gtfs_feed__descriptor, &resp, false).code,
+                   GRPC_STATUS_OK);
+  Metro__Transport__V1__GtfsFeed *f = (void *)resp;
+  assert_true(f->trips > 0);
+  assert_non_null(f->last_modified);
+  assert_true(f->last_modified->seconds > 1700000000);
+  assert_true(strlen(f->feed_version) > 9);
+  assert_true(zip_names(f, "feed_info.txt"));
+  assert_true(zip_names(f, "calendar_dates.txt"));
+  assert_false(zip_names(f, "metro_route_stations.txt"));
+  assert_int_equal(call(a, "ExportGtfs", &req.base, &metro__transport__v1__gtfs_feed__descriptor, &again, false).code,
+                   GRPC_STATUS_OK);
+  Metro__Transport__V1__GtfsFeed *g = (void *)again;
+  assert_string_equal(g->feed_version, f->feed_version);
+  assert_int_equal(g->zip.len, f->zip.len);
+  assert_memory_equal(g->zip.data, f->zip.data, f->zip.len);
+  req.days = 32;
+  assert_int_equal(call(a, "ExportGtfs", &req.base, &metro__transport__v1__gtfs_feed__descriptor, &resp, false).code,
+                   GRPC_STATUS_INVALID_ARGUMENT);
+  arena_destroy(a);
+}
+
 static void test_gtfs_export_import_export_is_identical(void **state) {
   (void)state;
   arena *a = arena_create(1 << 20);
@@ -633,6 +683,8 @@ static void test_gtfs_export_import_export_is_identical(void **state) {
   static const char *const files[] = {"agency.txt", "stops.txt", "routes.txt", "trips.txt", "stop_times.txt",
                                       "calendar.txt", "transfers.txt"};
   for (size_t i = 0; i < 7; i++) assert_true(zip_names(first, files[i]));
+  assert_true(zip_names(first, "feed_info.txt"));
+  assert_true(zip_names(first, "metro_route_stations.txt"));
   Metro__Transport__V1__ImportGtfsRequest imp = METRO__TRANSPORT__V1__IMPORT_GTFS_REQUEST__INIT;
   imp.zip = first->zip;
   ProtobufCMessage *resp = NULL;
@@ -668,6 +720,8 @@ int main(void) {
       cmocka_unit_test(test_timetable_of_line1_follows_the_fallback_rules),
       cmocka_unit_test(test_bulk_upsert_trips_is_idempotent_per_line_and_date),
       cmocka_unit_test(test_gtfs_export_import_export_is_identical),
+      cmocka_unit_test(test_lines_carry_their_colours),
+      cmocka_unit_test(test_gtfs_consumer_feed_leaves_out_planned_lines),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

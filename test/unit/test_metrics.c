@@ -1,5 +1,6 @@
-/* Unit tests of common/metrics: exposition format, label escaping, cumulative histogram
- * buckets, the series cap, exact totals under concurrency and the HTTP endpoint. */
+/* Unit tests of common/metrics: exposition format, label escaping, up to four labels,
+ * cumulative histogram buckets with extra labels, pre-resolved series, bounded label values,
+ * the series cap, exact totals under concurrency and the HTTP endpoint. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -127,6 +128,109 @@ static void test_bad_definitions_are_refused_and_duplicates_shared(void **state)
   assert_null(metrics_gauge("t_shared_total", "x", "m", NULL));
   metrics_add(NULL, "a", "b", 1); /* operations on a refused family do nothing */
   metrics_observe(NULL, NULL, NULL, 1);
+}
+
+static void test_four_labels_render_in_their_order(void **state) {
+  (void)state;
+  static const char *const labels[] = {"grpc_type", "grpc_service", "grpc_method", "grpc_code"};
+  metric_family *f = metrics_counter_v("t_handled_total", "Handled.", labels, 4);
+  assert_non_null(f);
+  metrics_add_v(f, (const char *const[]){"unary", "metro.auth.v1.AuthService", "Login", "OK"}, 2);
+  metrics_add_v(f, (const char *const[]){"unary", "metro.auth.v1.AuthService", "Login", "InvalidArgument"}, 1);
+  metrics_add_v(f, (const char *const[]){"unary", "metro.auth.v1.AuthService", "Login", "OK"}, 1);
+  assert_rendered_line("t_handled_total{grpc_type=\"unary\",grpc_service=\"metro.auth.v1.AuthService\","
+                       "grpc_method=\"Login\",grpc_code=\"OK\"} 3");
+  assert_rendered_line("t_handled_total{grpc_type=\"unary\",grpc_service=\"metro.auth.v1.AuthService\","
+                       "grpc_method=\"Login\",grpc_code=\"InvalidArgument\"} 1");
+  /* the same family again, and two that cannot be */
+  assert_ptr_equal(metrics_counter_v("t_handled_total", "Handled.", labels, 4), f);
+  assert_null(metrics_counter_v("t_handled_total", "Handled.", labels, 3));
+  static const char *const five[] = {"a", "b", "c", "d", "e"};
+  assert_null(metrics_counter_v("t_five_total", "x", five, 5));
+  static const char *const twice[] = {"a", "b", "a"};
+  assert_null(metrics_counter_v("t_twice_total", "x", twice, 3));
+  assert_null(metrics_counter_v("t_negative_total", "x", NULL, -1));
+}
+
+static void test_histogram_with_labels_puts_le_last_and_labels_sum_and_count(void **state) {
+  (void)state;
+  metric_family *h = metrics_histogram_v("t_request_duration_seconds", "Duration.",
+                                         (const char *const[]){"method", "route"}, 2);
+  assert_non_null(h);
+  metrics_observe_v(h, (const char *const[]){"GET", "/v1/stations/{station_id}"}, 0.02);
+  metrics_observe_v(h, (const char *const[]){"GET", "/v1/stations/{station_id}"}, 3);
+  assert_rendered_line("t_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/stations/{station_id}\","
+                       "le=\"0.01\"} 0");
+  assert_rendered_line("t_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/stations/{station_id}\","
+                       "le=\"0.025\"} 1");
+  assert_rendered_line("t_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/stations/{station_id}\","
+                       "le=\"5\"} 2");
+  assert_rendered_line("t_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/stations/{station_id}\","
+                       "le=\"+Inf\"} 2");
+  assert_rendered_line("t_request_duration_seconds_sum{method=\"GET\",route=\"/v1/stations/{station_id}\"} 3.02");
+  assert_rendered_line("t_request_duration_seconds_count{method=\"GET\",route=\"/v1/stations/{station_id}\"} 2");
+}
+
+static void test_resolved_series_are_shared_and_start_at_zero(void **state) {
+  (void)state;
+  metric_family *c = metrics_counter_v("t_started_total", "Started.", (const char *const[]){"type", "method"}, 2);
+  metric_family *h = metrics_histogram_v("t_handling_seconds", "Handling.", (const char *const[]){"type", "method"}, 2);
+  const char *const values[] = {"unary", "Login"};
+  metric_series *s = metrics_series(c, values);
+  assert_non_null(s);
+  assert_ptr_equal(metrics_series(c, (const char *const[]){"unary", "Login"}), s);
+  assert_rendered_line("t_started_total{type=\"unary\",method=\"Login\"} 0");
+  metrics_series_add(s, 2);
+  metrics_series_add(s, -1); /* a counter never goes down */
+  metrics_series_observe(s, 1); /* not a histogram: ignored */
+  metrics_add_v(c, values, 1);  /* the same series by its values */
+  assert_rendered_line("t_started_total{type=\"unary\",method=\"Login\"} 3");
+  metric_series *hs = metrics_series(h, values);
+  assert_rendered_line("t_handling_seconds_count{type=\"unary\",method=\"Login\"} 0");
+  metrics_series_observe(hs, 0.2);
+  metrics_series_add(hs, 1); /* not a counter: ignored */
+  assert_rendered_line("t_handling_seconds_bucket{type=\"unary\",method=\"Login\",le=\"0.25\"} 1");
+  assert_rendered_line("t_handling_seconds_count{type=\"unary\",method=\"Login\"} 1");
+  metric_family *g = metrics_gauge_v("t_outbox_pending", "Pending.", NULL, 0);
+  metric_series *gs = metrics_series(g, NULL);
+  metrics_series_set(gs, 7);
+  metrics_series_add(gs, -2);
+  assert_rendered_line("t_outbox_pending 5");
+  /* a refused family gives no series, and a missing series takes updates silently */
+  assert_null(metrics_series(NULL, values));
+  metrics_series_add(NULL, 1);
+  metrics_series_set(NULL, 1);
+  metrics_series_observe(NULL, 1);
+}
+
+static void test_long_label_values_are_cut_on_a_character_boundary(void **state) {
+  (void)state;
+  metric_family *f = metrics_counter_v("t_long_total", "Long.", (const char *const[]){"route"}, 1);
+  char value[200];
+  memset(value, 'a', 127);
+  strcpy(value + 127, "\xc3\xa9tail"); /* byte 128 would be the middle of "é" */
+  metrics_add_v(f, (const char *const[]){value}, 1);
+  char line[256];
+  snprintf(line, sizeof line, "t_long_total{route=\"%.*s\"} 1", 127, value);
+  assert_rendered_line(line);
+  memset(value, 'b', 128);
+  strcpy(value + 128, "xyz"); /* plain ASCII: the first 128 bytes */
+  metrics_add_v(f, (const char *const[]){value}, 1);
+  metrics_add_v(f, (const char *const[]){value}, 1); /* same first 128 bytes: same series */
+  snprintf(line, sizeof line, "t_long_total{route=\"%.*s\"} 2", 128, value);
+  assert_rendered_line(line);
+}
+
+static void test_four_label_series_beyond_cap_fold_into_other(void **state) {
+  (void)state;
+  metric_family *f = metrics_counter_v("t_capped4_total", "Capped.", (const char *const[]){"a", "b", "c", "d"}, 4);
+  char v[32];
+  for (int i = 0; i < METRICS_MAX_SERIES + 10; i++) {
+    snprintf(v, sizeof v, "v%d", i);
+    metrics_add_v(f, (const char *const[]){"x", v, "y", "z"}, 1);
+  }
+  assert_rendered_line("t_capped4_total{a=\"other\",b=\"other\",c=\"other\",d=\"other\"} 11");
+  assert_rendered_line("t_capped4_total{a=\"x\",b=\"v0\",c=\"y\",d=\"z\"} 1");
 }
 
 static void test_process_metrics_are_rendered(void **state) {
@@ -327,6 +431,11 @@ int main(void) {
       cmocka_unit_test(test_histogram_buckets_are_cumulative_with_sum_and_count),
       cmocka_unit_test(test_series_beyond_cap_fold_into_other),
       cmocka_unit_test(test_bad_definitions_are_refused_and_duplicates_shared),
+      cmocka_unit_test(test_four_labels_render_in_their_order),
+      cmocka_unit_test(test_histogram_with_labels_puts_le_last_and_labels_sum_and_count),
+      cmocka_unit_test(test_resolved_series_are_shared_and_start_at_zero),
+      cmocka_unit_test(test_long_label_values_are_cut_on_a_character_boundary),
+      cmocka_unit_test(test_four_label_series_beyond_cap_fold_into_other),
       cmocka_unit_test(test_process_metrics_are_rendered),
       cmocka_unit_test(test_concurrent_updates_give_exact_totals),
       cmocka_unit_test(test_http_endpoint_serves_metrics_health_and_readiness),

@@ -1,7 +1,7 @@
 {{/*
-The Deployment, ClusterIP Service (ports "grpc" and "metrics") and PodDisruptionBudget of one
-gRPC service (auth, user, transport, ticket, public, payment, webhook, notification, report,
-control, scheduler, management), from
+The Deployment, headless Service (ports "grpc" and "metrics"), PodDisruptionBudget and, with
+hpa.enabled, HorizontalPodAutoscaler of one gRPC service (auth, user, transport, ticket, public,
+payment, webhook, notification, report, control, scheduler, management), from
 .Values.<component>. Arguments (dict):
   ctx              the root context ($)
   component        "auth", "user", ...; the binary is /usr/local/bin/metro-<component> and
@@ -36,7 +36,7 @@ metadata:
   labels:
     {{- include "metro.labels" (dict "ctx" $ "component" $c) | nindent 4 }}
 spec:
-  replicas: {{ $v.replicas }}
+  {{- include "metro.replicas" (dict "v" $v "component" $c) | nindent 2 }}
   revisionHistoryLimit: 5
   strategy:
     type: RollingUpdate
@@ -225,4 +225,5 @@ spec:
     matchLabels:
       {{- include "metro.selectorLabels" (dict "ctx" $ "component" $c) | nindent 6 }}
 {{- end }}
+{{- include "metro.hpa" (dict "ctx" $ "component" $c) }}
 {{- end }}
