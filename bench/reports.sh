@@ -25,7 +25,9 @@ taps=${TAPS:-1000000}
 tickets=${TICKETS:-100000}
 rounds=${ROUNDS:-20}
 warmups=3
-for n in "$taps" "$tickets" "$rounds"; do [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "reports.sh: TAPS, TICKETS, ROUNDS are positive integers" >&2; exit 2; }; done
+for n in "$taps" "$tickets" "$rounds"; do
+  [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "reports.sh: TAPS, TICKETS, ROUNDS are positive integers" >&2; exit 2; }
+done
 [ $((taps % 2)) -eq 0 ] || { echo "reports.sh: TAPS must be even (an entry and an exit a journey)" >&2; exit 2; }
 for tool in psql curl jq; do command -v "$tool" >/dev/null || { echo "reports.sh: $tool not found" >&2; exit 1; }; done
 
@@ -183,7 +185,7 @@ SQL
 t_tickets=$(since "$t0")
 
 t0=$(now)
-q -c 'SET search_path = report' -c 'SELECT report.rebuild_hourly_taps()' >/dev/null
+q -c 'SELECT report.rebuild_hourly_taps()' -c 'SELECT report.rebuild_revenue()' >/dev/null
 t_rollup=$(since "$t0")
 t0=$(now)
 # What autovacuum would have done by the time anyone asks for last month's report.
@@ -205,9 +207,9 @@ echo "|---|---:|"
 echo "| delete earlier bench rows | $t_clear |"
 echo "| $((taps / 2)) journeys -> $taps taps | $t_taps |"
 echo "| $tickets tickets, their lines, payments and refunds; tickets_created rollup | $t_tickets |"
-echo "| report.rebuild_hourly_taps() | $t_rollup |"
+echo "| report.rebuild_hourly_taps() and report.rebuild_revenue() | $t_rollup |"
 echo "| VACUUM ANALYZE | $t_analyze |"
-echo "| total | $(awk -v a="$t_clear" -v b="$t_taps" -v c="$t_tickets" -v d="$t_rollup" -v e="$t_analyze" 'BEGIN { printf "%.1f", a + b + c + d + e }') |"
+echo "| total | $(echo "$t_clear $t_taps $t_tickets $t_rollup $t_analyze" | awk '{ printf "%.1f", $1 + $2 + $3 + $4 + $5 }') |"
 echo
 
 # The figures the monthly call answers, against the facts.
@@ -276,7 +278,7 @@ explain() { # name: the plan of that query for the month
   sql=$(cat "$work/$1.sql")
   params=$(grep -o '\$[0-9]' <<<"$sql" | tr -d '$' | sort -n | tail -1)
   args=$(echo "$start_unix $end_unix 86400" | cut -d' ' -f"1-$params" | tr ' ' ,)
-  q -c 'SET search_path = report' -c "PREPARE bench_q AS $sql" -c "EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_q($args)"
+  q -c 'SET search_path = report' -c 'SET jit = off' -c "PREPARE bench_q AS $sql" -c "EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_q($args)"
 }
 echo "The queries of one monthly call, each run once here (EXPLAIN ANALYZE; JIT: compilation time inside it):"
 echo
@@ -288,8 +290,10 @@ for name in $queries; do
   ms=$(sed -n 's/^ *Execution Time: \([0-9.]*\) ms/\1/p' "$work/$name.plan")
   jit=$(sed -n 's/^ *Timing: .*Total \([0-9.]*\) ms/\1/p' "$work/$name.plan")
   hit=$(sed -n 's/^ *Buffers: shared hit=\([0-9]*\).*/\1/p' "$work/$name.plan" | head -1)
+  # "Seq Scan on money: 3398 rows x 150 loops; ..." for every scan node of the plan
   scans=$(grep -oE '(Seq|Index|Index Only|Bitmap Heap) Scan (using [a-z_]+ )?on [a-z_]+( [a-z_0-9]+)? .*actual time=[0-9.]+\.\.[0-9.]+ rows=[0-9]+ loops=[0-9]+' "$work/$name.plan" |
-    sed -E 's/ +\(cost=[^)]*\)//; s/ \(actual time=[0-9.]+\.\.[0-9.]+ rows=([0-9]+) loops=([0-9]+)/: \1 rows x \2 loops/' | paste -sd ';' | sed 's/;/; /g')
+    sed -E 's/ +\(cost=[^)]*\)//; s/ \(actual time=[0-9.]+\.\.[0-9.]+ rows=([0-9]+) loops=([0-9]+)/: \1 rows x \2 loops/' |
+    paste -sd ';' | sed 's/;/; /g')
   echo "| $name | $ms | ${jit:-0} | ${hit:-0} | $scans |"
   if awk -v a="$ms" -v b="$slowest_ms" 'BEGIN { exit !(a > b) }'; then slowest=$name slowest_ms=$ms; fi
 done

@@ -30,6 +30,19 @@ static rpc_status count(rpc_ctx *ctx, int64_t us, const char *metric, const char
                  5, p);
 }
 
+/* A ticket's revenue is attributed (by type, method and line) once both its ticket.created and
+ * its money are in; the two may arrive in either order on different topics, so both sides of one
+ * ticket take this lock first and the second one sees the first (sql/report/002). */
+static rpc_status lock_ticket(rpc_ctx *ctx, const char *ticket_id) {
+  const char *p[] = {ticket_id};
+  return pg_exec(ctx->arena, NULL, "SELECT pg_advisory_xact_lock(hashtext('report.ticket:' || $1))", 1, p);
+}
+
+static rpc_status attribute(rpc_ctx *ctx, const char *ticket_id) {
+  const char *p[] = {ticket_id};
+  return pg_exec(ctx->arena, NULL, "SELECT attribute_revenue($1)", 1, p);
+}
+
 static rpc_status on_user_created(rpc_ctx *ctx, const ev_event *ev) {
   return count(ctx, event_us(ev, NULL), "registrations", "", 1, 0);
 }
@@ -46,7 +59,9 @@ static rpc_status on_ticket_created(rpc_ctx *ctx, const ev_event *ev) {
   const char *p[] = {t->ticket_id, t->ticket_type, t->payment_method, arena_printf(ctx->arena, "%d", t->amount),
                      t->user_id, us_text(ctx->arena, at)};
   PGresult *r;
-  rpc_status st = pg_exec(ctx->arena, &r,
+  rpc_status st = lock_ticket(ctx, t->ticket_id);
+  if (!rpc_ok(st)) return st;
+  st = pg_exec(ctx->arena, &r,
                           "INSERT INTO tickets (ticket_id, ticket_type, payment_method, amount, user_id, created_at) "
                           "VALUES ($1, $2, $3, $4, $5, " SQL_AT("$6") ") ON CONFLICT (ticket_id) DO NOTHING "
                           "RETURNING 1",
@@ -63,6 +78,7 @@ static rpc_status on_ticket_created(rpc_ctx *ctx, const ev_event *ev) {
                              4, lp)))
       return st;
   }
+  if (!rpc_ok(st = attribute(ctx, t->ticket_id))) return st; /* money that arrived first */
   return count(ctx, at, "tickets_created", t->ticket_type, 1, 0);
 }
 
@@ -120,15 +136,28 @@ static rpc_status on_ticket_used(rpc_ctx *ctx, const ev_event *ev) {
   return RPC_OK;
 }
 
+/* A payment (+) or refund (-): the fact, the hour's payments or refunds, then its attribution
+ * when its ticket is already known. */
 static rpc_status money(rpc_ctx *ctx, const ev_event *ev, const char *kind, const char *ticket_id,
                         const char *payment_id, const char *method, int64_t amount) {
-  const char *p[] = {ev->envelope->event_id, kind, us_text(ctx->arena, event_us(ev, NULL)), ticket_id ? ticket_id : "",
-                     payment_id ? payment_id : "", method ? method : "",
-                     arena_printf(ctx->arena, "%lld", (long long)amount)};
-  return pg_exec(ctx->arena, NULL,
-                 "INSERT INTO money (event_id, kind, at, ticket_id, payment_id, method, amount) "
-                 "VALUES ($1, $2, " SQL_AT("$3") ", $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
-                 7, p);
+  if (!ticket_id || !*ticket_id || strlen(ticket_id) > 64)
+    return rpc_error(ctx->arena, GRPC_STATUS_INVALID_ARGUMENT, "BAD_EVENT", "a payment event without a ticket id");
+  int64_t at = event_us(ev, NULL);
+  const char *p[] = {ev->envelope->event_id, kind, us_text(ctx->arena, at), ticket_id, payment_id ? payment_id : "",
+                     method ? method : "", arena_printf(ctx->arena, "%lld", (long long)amount)};
+  PGresult *r;
+  rpc_status st = lock_ticket(ctx, ticket_id);
+  if (!rpc_ok(st) ||
+      !rpc_ok(st = pg_exec(ctx->arena, &r,
+                           "INSERT INTO money (event_id, kind, at, ticket_id, payment_id, method, amount) "
+                           "VALUES ($1, $2, " SQL_AT("$3") ", $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING "
+                           "RETURNING 1",
+                           7, p)))
+    return st;
+  if (PQntuples(r) == 0) return RPC_OK;
+  bool refund = strcmp(kind, "refund") == 0;
+  if (!rpc_ok(st = count(ctx, at, refund ? "refunds" : "payments", "", 1, refund ? -amount : amount))) return st;
+  return attribute(ctx, ticket_id);
 }
 
 static rpc_status on_payment_completed(rpc_ctx *ctx, const ev_event *ev) {
