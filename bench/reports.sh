@@ -298,10 +298,10 @@ for name in $queries; do
   if awk -v a="$ms" -v b="$slowest_ms" 'BEGIN { exit !(a > b) }'; then slowest=$name slowest_ms=$ms; fi
 done
 echo
-echo "EXPLAIN (ANALYZE, BUFFERS) of query_counts, the monthly counts over the hourly rollup:"
+echo "EXPLAIN (ANALYZE, BUFFERS) of query_rollup, the monthly totals, top lists and revenue over the hourly rollup:"
 echo
-sed 's/^/    /' "$work/query_counts.plan"
-if [ "$slowest" != query_counts ]; then
+sed 's/^/    /' "$work/query_rollup.plan"
+if [ "$slowest" != query_rollup ]; then
   echo
   echo "EXPLAIN (ANALYZE, BUFFERS) of $slowest, the slowest of the month's queries:"
   echo

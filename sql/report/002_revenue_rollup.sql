@@ -11,17 +11,20 @@ CREATE INDEX money_ticket_idx ON money (ticket_id) WHERE NOT attributed;
 -- The functions resolve names in this schema whoever calls them (an operator's psql session too).
 ALTER FUNCTION rebuild_hourly_taps() SET search_path FROM CURRENT;
 
--- Attributes the ticket's unattributed money: revenue_type (n = payments, amount = net),
--- revenue_method, revenue_line (passes under 'passes', tickets without lines under 'unassigned').
-CREATE FUNCTION attribute_revenue(p_ticket text) RETURNS void LANGUAGE sql SET search_path FROM CURRENT AS $$
+-- Attributes the unattributed money of these tickets whose ticket is known: revenue_type (n =
+-- payments, amount = net), revenue_method, revenue_line (passes under 'passes', tickets without
+-- lines under 'unassigned'). The consumer passes one ticket; rebuild_revenue passes them all.
+CREATE FUNCTION attribute_revenue(p_tickets text[]) RETURNS void LANGUAGE sql SET search_path FROM CURRENT AS $$
   WITH todo AS (
     UPDATE money m SET attributed = true FROM tickets t
-    WHERE m.ticket_id = p_ticket AND t.ticket_id = p_ticket AND NOT m.attributed
-    RETURNING report_hour(m.at) AS hour, m.amount, (m.kind = 'payment')::int AS paid, t.ticket_type,
+    WHERE m.ticket_id = ANY (p_tickets) AND t.ticket_id = m.ticket_id AND NOT m.attributed
+    RETURNING m.ticket_id, report_hour(m.at) AS hour, m.amount, (m.kind = 'payment')::int AS paid, t.ticket_type,
               coalesce(nullif(t.payment_method, ''), nullif(m.method, ''), 'unknown') AS method),
   lines AS (
-    SELECT route_id, segment_price, sum(segment_price) OVER (ORDER BY seq) AS cum, sum(segment_price) OVER () AS total
-    FROM ticket_lines WHERE ticket_id = p_ticket),
+    SELECT ticket_id, route_id, segment_price,
+           sum(segment_price) OVER (PARTITION BY ticket_id ORDER BY seq) AS cum,
+           sum(segment_price) OVER (PARTITION BY ticket_id) AS total
+    FROM ticket_lines WHERE ticket_id = ANY (p_tickets)),
   by_type AS (
     INSERT INTO hourly (hour, metric, key, n, amount)
     SELECT hour, 'revenue_type', ticket_type, sum(paid), sum(amount) FROM todo GROUP BY 1, 3
@@ -37,14 +40,15 @@ CREATE FUNCTION attribute_revenue(p_ticket text) RETURNS void LANGUAGE sql SET s
            CASE WHEN l.route_id IS NULL THEN todo.amount
                 ELSE floor(todo.amount::numeric * l.cum / l.total)
                      - floor(todo.amount::numeric * (l.cum - l.segment_price) / l.total) END AS amount
-    FROM todo LEFT JOIN lines l ON todo.ticket_type NOT LIKE '%\_pass' AND l.total > 0)
+    FROM todo LEFT JOIN lines l
+      ON l.ticket_id = todo.ticket_id AND todo.ticket_type NOT LIKE '%\_pass' AND l.total > 0)
   INSERT INTO hourly (hour, metric, key, n, amount)
   SELECT hour, 'revenue_line', key, 0, sum(amount) FROM shares GROUP BY 1, 3
   ON CONFLICT (hour, metric, key) DO UPDATE SET n = hourly.n + EXCLUDED.n, amount = hourly.amount + EXCLUDED.amount
 $$;
 
 -- Recomputes every revenue row of hourly from the facts (after a bulk load or a restore; the
--- consumer keeps them current otherwise).
+-- consumer keeps them current otherwise), set-based: one pass over money, tickets and lines.
 CREATE FUNCTION rebuild_revenue() RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
   DELETE FROM hourly WHERE metric IN ('payments', 'refunds', 'revenue_type', 'revenue_method', 'revenue_line');
@@ -52,7 +56,7 @@ BEGIN
     SELECT report_hour(at), CASE kind WHEN 'payment' THEN 'payments' ELSE 'refunds' END, '', count(*), sum(abs(amount))
     FROM money GROUP BY 1, 2;
   UPDATE money SET attributed = false WHERE attributed;
-  PERFORM attribute_revenue(ticket_id) FROM (SELECT DISTINCT m.ticket_id FROM money m JOIN tickets t USING (ticket_id)) x;
+  PERFORM attribute_revenue(array_agg(DISTINCT ticket_id)) FROM money;
 END
 $$;
 

@@ -40,7 +40,7 @@ static rpc_status lock_ticket(rpc_ctx *ctx, const char *ticket_id) {
 
 static rpc_status attribute(rpc_ctx *ctx, const char *ticket_id) {
   const char *p[] = {ticket_id};
-  return pg_exec(ctx->arena, NULL, "SELECT attribute_revenue($1)", 1, p);
+  return pg_exec(ctx->arena, NULL, "SELECT attribute_revenue(ARRAY[$1])", 1, p);
 }
 
 static rpc_status on_user_created(rpc_ctx *ctx, const ev_event *ev) {
