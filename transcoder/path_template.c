@@ -277,8 +277,18 @@ bool pt_request_split(const char *path, pt_tail_kind tail, pt_request *out) {
     if (!slash) break;
     p = slash + 1;
   }
-  if (tail == PT_TAIL_VERB || tail == PT_TAIL_SUFFIX) pt_split_tail(out, tail);
+  out->last_len = out->lengths[out->n_segments - 1];
+  pt_request_read_tail(out, tail);
   return true;
+}
+
+bool pt_request_read_tail(pt_request *r, pt_tail_kind tail) {
+  r->lengths[r->n_segments - 1] = r->last_len;
+  r->tail_kind = PT_TAIL_NONE;
+  r->tail = NULL;
+  r->tail_len = 0;
+  if (tail == PT_TAIL_VERB || tail == PT_TAIL_SUFFIX) pt_split_tail(r, tail);
+  return r->tail_kind == tail;
 }
 
 static bool pt_literal_equals(const char *lit, const char *s, size_t n) {

@@ -66,6 +66,7 @@ typedef struct pt_request {
   const char *segments[PT_MAX_REQUEST_SEGMENTS];
   size_t lengths[PT_MAX_REQUEST_SEGMENTS];
   int n_segments;
+  size_t last_len;        /* the whole last segment's length, whichever reading is taken */
   pt_tail_kind tail_kind; /* PT_TAIL_NONE when not split */
   const char *tail;       /* the verb or extension, not NUL-terminated; NULL when not split */
   size_t tail_len;
@@ -77,6 +78,9 @@ typedef struct pt_request {
  * empty, nor the verb, else nothing is split. Only a raw ':' or '.' separates (never %3A, %2E).
  * False for a path that is not absolute, too long, has too many or empty segments. */
 bool pt_request_split(const char *path, pt_tail_kind tail, pt_request *out);
+/* Reads the last segment of a split request again, as `tail` says (PT_TAIL_NONE: whole), without
+ * splitting the path anew; true when it reads that way. */
+bool pt_request_read_tail(pt_request *r, pt_tail_kind tail);
 
 /* Whether the template's segment kinds and literals accept the request's segments and tail. */
 bool path_template_accepts(const path_template *t, const pt_request *req);

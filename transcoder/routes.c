@@ -329,9 +329,9 @@ static bool rt_candidates(const route_table *t, const char *path, pt_request *re
   static const pt_tail_kind readings[] = {PT_TAIL_VERB, PT_TAIL_SUFFIX, PT_TAIL_NONE};
   memset(s, 0, sizeof(*s));
   s->req = req;
+  if (!pt_request_split(path, PT_TAIL_NONE, req)) return false; /* once: the readings only cut the last segment */
   for (size_t i = 0; i < sizeof readings / sizeof readings[0]; i++) {
-    if (!pt_request_split(path, readings[i], req)) return false;
-    if (req->tail_kind != readings[i]) continue; /* the last segment does not read that way */
+    if (!pt_request_read_tail(req, readings[i])) continue; /* the last segment does not read that way */
     s->visits = 0;
     rt_collect(t->root, 0, s);
     if (s->n_found) return true;

@@ -127,10 +127,11 @@ static rpc_status get_report(rpc_ctx *ctx, const ProtobufCMessage *msg, Protobuf
   return RPC_OK;
 }
 
-/* A completed report and its analytics, or the error a download answers. */
-static rpc_status completed_report(rpc_ctx *ctx, const char *report_id, Metro__Report__V1__Report **rep,
-                                   Metro__Report__V1__Analytics **an) {
-  rpc_status st = rp_report_get(ctx, report_id, false, rep, an);
+/* A completed report (with its items when with_items) and its analytics, or the error a download
+ * answers. */
+static rpc_status completed_report(rpc_ctx *ctx, const char *report_id, bool with_items,
+                                   Metro__Report__V1__Report **rep, Metro__Report__V1__Analytics **an) {
+  rpc_status st = rp_report_get(ctx, report_id, with_items, rep, an);
   if (!rpc_ok(st)) return st;
   if (!*rep) return report_not_found(ctx);
   if (!*an)
@@ -163,9 +164,8 @@ static rpc_status download_csv(rpc_ctx *ctx, const ProtobufCMessage *msg, Protob
   const Metro__Report__V1__DownloadReportCsvRequest *r = (const void *)msg;
   Metro__Report__V1__Report *rep;
   Metro__Report__V1__Analytics *an;
-  rpc_status st = completed_report(ctx, r->report_id, &rep, &an);
+  rpc_status st = completed_report(ctx, r->report_id, true, &rep, &an);
   if (!rpc_ok(st)) return st;
-  if (!rpc_ok(st = rp_report_get(ctx, r->report_id, true, &rep, NULL)) || !rep) return rpc_ok(st) ? report_not_found(ctx) : st;
   size_t len;
   char *csv = rp_csv(ctx->arena, rep->items, rep->n_items, &len);
   const char *disposition = arena_printf(ctx->arena, "attachment; filename=\"metro-report-%s_%s-%s.csv\"",
@@ -178,7 +178,7 @@ static rpc_status get_chart(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufC
   const Metro__Report__V1__GetReportChartRequest *r = (const void *)msg;
   Metro__Report__V1__Report *rep;
   Metro__Report__V1__Analytics *an;
-  rpc_status st = completed_report(ctx, r->report_id, &rep, &an);
+  rpc_status st = completed_report(ctx, r->report_id, false, &rep, &an);
   if (!rpc_ok(st)) return st;
   if (!r->chart || !rp_chart_known(r->chart))
     return rpc_error(ctx->arena, GRPC_STATUS_NOT_FOUND, "CHART_NOT_FOUND",

@@ -105,15 +105,16 @@ static rpc_status on_ticket_used(rpc_ctx *ctx, const ev_event *ev) {
     return rpc_error(ctx->arena, GRPC_STATUS_INVALID_ARGUMENT, "BAD_EVENT", "ticket.used without a station or ticket");
   int64_t at = event_us(ev, u->tap_at);
   /* route_ids as a PostgreSQL array literal: ids are slugs, but quote them anyway. */
-  char *routes = arena_strdup(ctx->arena, "{");
+  arena_buf routes = {.a = ctx->arena};
+  arena_buf_putc(&routes, '{');
   for (size_t i = 0; i < u->n_route_ids; i++) {
     if (strpbrk(u->route_ids[i], "\"\\{},") || !*u->route_ids[i]) continue;
-    routes = arena_printf(ctx->arena, "%s%s\"%s\"", routes, strlen(routes) > 1 ? "," : "", u->route_ids[i]);
+    arena_buf_printf(&routes, "%s\"%s\"", routes.len > 1 ? "," : "", u->route_ids[i]);
   }
-  routes = arena_printf(ctx->arena, "%s}", routes);
+  arena_buf_putc(&routes, '}');
   int64_t adjustment = u->fare_adjustment_vnd > 0 ? u->fare_adjustment_vnd : 0;
   const char *p[] = {ev->envelope->event_id, us_text(ctx->arena, at), u->ticket_id, u->ticket_type, u->station_id,
-                     u->direction, u->journey_completed ? "true" : "false", routes,
+                     u->direction, u->journey_completed ? "true" : "false", arena_buf_str(&routes),
                      arena_printf(ctx->arena, "%lld", (long long)adjustment)};
   PGresult *r;
   rpc_status st = pg_exec(ctx->arena, &r,
