@@ -4,7 +4,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,29 @@ void crypto_random_bytes(void *buf, size_t n) {
     if (RAND_bytes(p, chunk) != 1) crypto_die("RAND_bytes");
     p += chunk;
     n -= (size_t)chunk;
+  }
+}
+
+/* Identifier bytes come from a per-thread pool refilled 512 bytes at a time: RAND_bytes costs
+ * about the same for 16 bytes as for 512 (its locks and fork check dominate). */
+#define ID_POOL_BYTES 512
+static _Thread_local uint8_t id_pool[ID_POOL_BYTES];
+static _Thread_local size_t id_pool_left;
+
+void crypto_random_id_bytes(void *buf, size_t n) {
+  uint8_t *p = buf;
+  while (n > 0) {
+    if (id_pool_left == 0) {
+      crypto_random_bytes(id_pool, sizeof id_pool);
+      id_pool_left = sizeof id_pool;
+    }
+    size_t take = n < id_pool_left ? n : id_pool_left;
+    uint8_t *from = id_pool + sizeof id_pool - id_pool_left;
+    memcpy(p, from, take);
+    OPENSSL_cleanse(from, take); /* a byte is handed out once */
+    id_pool_left -= take;
+    p += take;
+    n -= take;
   }
 }
 
@@ -78,16 +103,97 @@ void crypto_sha256_hex(const void *in, size_t n, char out[2 * CRYPTO_SHA256_LEN 
   crypto_hex(md, sizeof md, out);
 }
 
-/* HMAC with the named digest through EVP_MAC; out holds exactly out_len bytes. */
+/* HMAC through EVP_MAC. Fetching the algorithm and deriving the key's inner and outer pads is
+ * most of the cost of a short message, and the same few keys sign everything (the gateway's
+ * identity secret above all), so each thread keeps its last few keyed contexts and re-initialises
+ * one with its key (EVP_MAC_init with a NULL key keeps the key). Keys longer than
+ * HMAC_CACHED_KEY_MAX, and misses when every slot is taken, use a context of their own. */
+#define HMAC_CACHE_SLOTS 4
+#define HMAC_CACHED_KEY_MAX 128
+
+typedef struct hmac_slot {
+  const char *digest; /* "SHA256" or "SHA512": a string literal of this file */
+  size_t key_len;
+  uint8_t key[HMAC_CACHED_KEY_MAX];
+  EVP_MAC_CTX *ctx;
+} hmac_slot;
+
+typedef struct hmac_cache {
+  EVP_MAC *mac;
+  hmac_slot slots[HMAC_CACHE_SLOTS];
+  unsigned next_victim;
+} hmac_cache;
+
+static pthread_key_t hmac_cache_key;
+static pthread_once_t hmac_cache_once = PTHREAD_ONCE_INIT;
+
+static void hmac_cache_free(void *p) {
+  hmac_cache *c = p;
+  for (int i = 0; i < HMAC_CACHE_SLOTS; i++) {
+    EVP_MAC_CTX_free(c->slots[i].ctx);
+    OPENSSL_cleanse(c->slots[i].key, sizeof c->slots[i].key);
+  }
+  EVP_MAC_free(c->mac);
+  free(c);
+}
+
+static void hmac_cache_key_create(void) {
+  if (pthread_key_create(&hmac_cache_key, hmac_cache_free) != 0) crypto_die("pthread_key_create");
+}
+
+static hmac_cache *hmac_cache_get(void) {
+  pthread_once(&hmac_cache_once, hmac_cache_key_create);
+  hmac_cache *c = pthread_getspecific(hmac_cache_key);
+  if (c) return c;
+  c = calloc(1, sizeof *c);
+  if (!c || !(c->mac = EVP_MAC_fetch(NULL, "HMAC", NULL))) crypto_die("EVP_MAC_fetch(HMAC)");
+  if (pthread_setspecific(hmac_cache_key, c) != 0) crypto_die("pthread_setspecific");
+  return c;
+}
+
+static EVP_MAC_CTX *hmac_keyed(EVP_MAC *mac, const char *digest, const void *key, size_t key_len) {
+  static const uint8_t empty_key[1] = {0}; /* EVP_MAC_init takes a NULL key as "keep the old one" */
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0),
+                         OSSL_PARAM_construct_end()};
+  EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+  if (!ctx || !EVP_MAC_init(ctx, key_len ? key : empty_key, key_len, params)) crypto_die("EVP_MAC_init(HMAC)");
+  return ctx;
+}
+
+/* A context keyed for (digest, key), ready for EVP_MAC_update; *owned when the caller frees it. */
+static EVP_MAC_CTX *hmac_context(const char *digest, const void *key, size_t key_len, bool *owned) {
+  hmac_cache *c = hmac_cache_get();
+  *owned = false;
+  if (key_len <= HMAC_CACHED_KEY_MAX) {
+    for (int i = 0; i < HMAC_CACHE_SLOTS; i++) {
+      hmac_slot *s = &c->slots[i];
+      if (s->ctx && s->key_len == key_len && strcmp(s->digest, digest) == 0 &&
+          memcmp(s->key, key, key_len) == 0) {
+        if (!EVP_MAC_init(s->ctx, NULL, 0, NULL)) crypto_die("EVP_MAC_init(HMAC)");
+        return s->ctx;
+      }
+    }
+    hmac_slot *s = &c->slots[c->next_victim++ % HMAC_CACHE_SLOTS];
+    EVP_MAC_CTX_free(s->ctx);
+    s->ctx = hmac_keyed(c->mac, digest, key, key_len);
+    s->digest = digest;
+    s->key_len = key_len;
+    memcpy(s->key, key, key_len);
+    return s->ctx;
+  }
+  *owned = true;
+  return hmac_keyed(c->mac, digest, key, key_len);
+}
+
+/* HMAC with the named digest; out holds exactly out_len bytes. */
 static void hmac(const char *digest, const void *key, size_t key_len, const void *msg, size_t n,
                  uint8_t *out, size_t out_len) {
-  static const uint8_t empty_key[1] = {0};
+  bool owned;
+  EVP_MAC_CTX *ctx = hmac_context(digest, key, key_len, &owned);
   size_t len = 0;
-  /* EVP_Q_mac refuses a NULL key even when its length is 0. */
-  if (!EVP_Q_mac(NULL, "HMAC", NULL, digest, NULL, key_len ? key : empty_key, key_len, msg, n,
-                 out, out_len, &len) ||
-      len != out_len)
-    crypto_die("EVP_Q_mac(HMAC)");
+  if (!EVP_MAC_update(ctx, msg, n) || !EVP_MAC_final(ctx, out, &len, out_len) || len != out_len)
+    crypto_die("EVP_MAC(HMAC)");
+  if (owned) EVP_MAC_CTX_free(ctx);
 }
 
 void crypto_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t n,
@@ -120,15 +226,30 @@ bool crypto_ct_streq(const char *given, const char *expected) {
   return (diff == 0) & (lg == le);
 }
 
+/* 16 random bytes as a canonical UUID v4, without printf (request ids are made per call). */
+static void uuid_v4_format(uint8_t b[16], char out[CRYPTO_UUID_LEN + 1]) {
+  static const char digits[] = "0123456789abcdef";
+  b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+  b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* variant 10xx */
+  char *o = out;
+  for (int i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
+    *o++ = digits[b[i] >> 4];
+    *o++ = digits[b[i] & 15];
+  }
+  *o = '\0';
+}
+
 void crypto_uuid_v4(char out[CRYPTO_UUID_LEN + 1]) {
   uint8_t b[16];
   crypto_random_bytes(b, sizeof b);
-  b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
-  b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* variant 10xx */
-  char hex[33];
-  crypto_hex(b, sizeof b, hex);
-  snprintf(out, CRYPTO_UUID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
-           hex + 16, hex + 20);
+  uuid_v4_format(b, out);
+}
+
+void crypto_id_uuid_v4(char out[CRYPTO_UUID_LEN + 1]) {
+  uint8_t b[16];
+  crypto_random_id_bytes(b, sizeof b);
+  uuid_v4_format(b, out);
 }
 
 bool crypto_uuid_valid(const char *s) {

@@ -13,6 +13,9 @@
 
 /* n cryptographically secure random bytes; aborts if the generator fails. */
 void crypto_random_bytes(void *buf, size_t n);
+/* n random bytes for identifiers that label things (request ids, trace ids), not for keys or
+ * tokens: cryptographically secure, but served from a per-thread pool (no fork after threads). */
+void crypto_random_id_bytes(void *buf, size_t n);
 /* n_bytes random bytes as base64url without padding into out (NUL-terminated). False when
  * out cannot hold it (n_bytes = 32 needs 44 bytes). */
 bool crypto_random_token(size_t n_bytes, char *out, size_t cap);
@@ -41,6 +44,8 @@ bool crypto_ct_streq(const char *given, const char *expected);
 
 /* A random UUID v4 in canonical lowercase form ("xxxxxxxx-xxxx-4xxx-Nxxx-xxxxxxxxxxxx"). */
 void crypto_uuid_v4(char out[CRYPTO_UUID_LEN + 1]);
+/* The same from crypto_random_id_bytes: for ids that label requests, not for stored keys. */
+void crypto_id_uuid_v4(char out[CRYPTO_UUID_LEN + 1]);
 /* True only for the canonical form of a UUID v4: 36 characters, lowercase hex, hyphens at
  * 8, 13, 18 and 23, version nibble 4 and variant 8, 9, a or b. */
 bool crypto_uuid_valid(const char *s);

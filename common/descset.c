@@ -133,36 +133,68 @@ static bool ds_read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *
   return false;
 }
 
+/* Reads the field at *pos of a serialized message: its number, and where it starts and ends
+ * (key included), with a length-delimited field's payload in *payload / *payload_len. */
+typedef struct ds_field {
+  uint32_t number;
+  size_t start, end;
+  const uint8_t *payload; /* wire type 2 only, else NULL */
+  size_t payload_len;
+} ds_field;
+
+static bool ds_next_field(const uint8_t *p, size_t len, size_t *pos, ds_field *f) {
+  uint64_t key, n = 0;
+  size_t step = 0;
+  f->start = *pos;
+  f->payload = NULL;
+  if (!ds_read_varint(p, len, pos, &key)) return false;
+  f->number = (uint32_t)(key >> 3);
+  switch (key & 7) {
+    case 0:
+      if (!ds_read_varint(p, len, pos, &n)) return false;
+      break;
+    case 1: step = 8; break;
+    case 5: step = 4; break;
+    case 2:
+      if (!ds_read_varint(p, len, pos, &n) || n > len - *pos) return false;
+      step = (size_t)n;
+      f->payload = p + *pos;
+      f->payload_len = step;
+      break;
+    default: return false;
+  }
+  if (step > len - *pos) return false;
+  *pos += step;
+  f->end = *pos;
+  return true;
+}
+
 /* Calls on_file for each field-1 (file) entry of a serialized FileDescriptorSet. */
 static bool ds_split_set(ds_builder *b, const uint8_t *p, size_t len,
                          void (*on_file)(ds_builder *, const uint8_t *, size_t)) {
   size_t pos = 0;
+  ds_field f;
   while (pos < len) {
-    uint64_t key, n;
-    if (!ds_read_varint(p, len, &pos, &key)) return false;
-    switch (key & 7) {
-      case 0:
-        if (!ds_read_varint(p, len, &pos, &n)) return false;
-        break;
-      case 1:
-        if (len - pos < 8) return false;
-        pos += 8;
-        break;
-      case 2:
-        if (!ds_read_varint(p, len, &pos, &n) || n > len - pos) return false;
-        if ((key >> 3) == 1) on_file(b, p + pos, (size_t)n);
-        pos += (size_t)n;
-        break;
-      case 5:
-        if (len - pos < 4) return false;
-        pos += 4;
-        break;
-      default:
-        return false;
-    }
+    if (!ds_next_field(p, len, &pos, &f)) return false;
+    if (f.number == 1 && f.payload) on_file(b, f.payload, f.payload_len);
     if (b->failed) return true;
   }
   return true;
+}
+
+/* A FileDescriptorProto's bytes without its SourceCodeInfo (field 9: the comments and spans,
+ * most of the set's size once unpacked) into out (len bytes at most); the new length, or 0
+ * when the bytes are malformed (unpacking them as they are then reports it). */
+static size_t ds_strip_source_info(const uint8_t *p, size_t len, uint8_t *out) {
+  size_t pos = 0, n = 0;
+  ds_field f;
+  while (pos < len) {
+    if (!ds_next_field(p, len, &pos, &f)) return 0;
+    if (f.number == 9 && f.payload) continue;
+    memcpy(out + n, p + f.start, f.end - f.start);
+    n += f.end - f.start;
+  }
+  return n;
 }
 
 /* The payload of a length-delimited extension found among a message's unknown fields; several
@@ -257,8 +289,13 @@ static void ds_add_message(ds_builder *b, const Google__Protobuf__DescriptorProt
 static void ds_on_file(ds_builder *b, const uint8_t *bytes, size_t len) {
   descset *d = b->d;
   ProtobufCAllocator alloc = arena_protobuf_allocator(d->mem);
+  /* Unpacked without comments: the raw bytes (kept for reflection and the OpenAPI prose) have them. */
+  uint8_t *lean = malloc(len ? len : 1);
+  size_t lean_len = lean ? ds_strip_source_info(bytes, len, lean) : 0;
   Google__Protobuf__FileDescriptorProto *fp =
-      google__protobuf__file_descriptor_proto__unpack(&alloc, len, bytes);
+      lean_len ? google__protobuf__file_descriptor_proto__unpack(&alloc, lean_len, lean)
+               : google__protobuf__file_descriptor_proto__unpack(&alloc, len, bytes);
+  free(lean);
   if (!fp || !fp->name) {
     ds_fail(b, "descriptor set: file %zu is not a valid FileDescriptorProto", d->n_files);
     return;
@@ -274,26 +311,9 @@ static void ds_on_file(ds_builder *b, const uint8_t *bytes, size_t len) {
 
 static size_t ds_count_files(const uint8_t *p, size_t len) {
   size_t n = 0, pos = 0;
-  while (pos < len) {
-    uint64_t key, v;
-    if (!ds_read_varint(p, len, &pos, &key)) return n;
-    size_t step = 0;
-    switch (key & 7) {
-      case 0:
-        if (!ds_read_varint(p, len, &pos, &v)) return n;
-        break;
-      case 1: step = 8; break;
-      case 5: step = 4; break;
-      case 2:
-        if (!ds_read_varint(p, len, &pos, &v) || v > len - pos) return n;
-        step = (size_t)v;
-        if ((key >> 3) == 1) n++;
-        break;
-      default: return n;
-    }
-    if (step > len - pos) return n;
-    pos += step;
-  }
+  ds_field f;
+  while (pos < len && ds_next_field(p, len, &pos, &f))
+    if (f.number == 1 && f.payload) n++;
   return n;
 }
 

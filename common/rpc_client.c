@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/clock.h"
+#include "common/grpc_runtime.h"
 #include "common/identity.h"
 #include "common/rpc_client_internal.h"
 #include "common/rpc_metrics.h"
@@ -37,7 +38,7 @@ rpc_channel *rpc_channel_get(const char *target) {
     }
   rpc_channel *ch = NULL;
   if (n_channels < MAX_CHANNELS) {
-    grpc_init();
+    grpc_runtime_init();
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
     /* round_robin: with a DNS name resolving to several pods (a headless Service), calls
      * spread over all of them instead of sticking to the first connection. */

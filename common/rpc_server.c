@@ -7,7 +7,6 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
-#include <openssl/rand.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -18,6 +17,8 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/grpc_runtime.h"
+#include "common/crypto.h"
 #include "common/descset.h"
 #include "common/identity.h"
 #include "common/log.h"
@@ -83,12 +84,9 @@ static const char *metadata_get(arena *a, const grpc_metadata_array *md, const c
 }
 
 static char *new_request_id(arena *a) {
-  unsigned char b[16];
-  if (RAND_bytes(b, sizeof b) != 1) abort();
-  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-  return arena_printf(a, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
-                      b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+  char *id = arena_alloc(a, CRYPTO_UUID_LEN + 1);
+  crypto_id_uuid_v4(id);
+  return id;
 }
 
 /* Printable ASCII only, bounded: a request id or traceparent that is not is dropped. */
@@ -508,7 +506,7 @@ rpc_server *rpc_server_start(const rpc_server_config *cfg, char *err, size_t err
   s->desc = descset_load(sets, lens, 1, err, errlen);
   if (!s->desc) goto fail_early;
 
-  grpc_init();
+  grpc_runtime_init();
   grpc_arg args[2] = {
       {.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
        .value.integer = (int)s->cfg.max_message_bytes},

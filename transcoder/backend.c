@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "common/grpc_runtime.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/rpc_client_internal.h"
@@ -85,7 +86,7 @@ static void *poll_main(void *arg) {
 }
 
 bool backend_init(void) {
-  grpc_init();
+  grpc_runtime_init();
   cq = grpc_completion_queue_create_for_next(NULL);
   running = pthread_create(&poller, NULL, poll_main, NULL) == 0;
   return running;

@@ -5,7 +5,6 @@
 
 #include <arpa/inet.h>
 #include <jansson.h>
-#include <openssl/rand.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <time.h>
 
 #include "common/clock.h"
+#include "common/crypto.h"
 #include "common/identity.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -84,17 +84,23 @@ static bool printable_token(const char *s, size_t max) {
   return n > 0;
 }
 
-static const char *random_hex(arena *a, size_t bytes) {
-  unsigned char b[32];
-  if (bytes > sizeof b || RAND_bytes(b, (int)bytes) != 1) abort();
-  char *out = arena_alloc(a, bytes * 2 + 1);
-  for (size_t i = 0; i < bytes; i++) sprintf(out + 2 * i, "%02x", b[i]);
+/* A new W3C trace: "00-<32 hex trace id>-<16 hex parent id>-01". */
+static const char *new_traceparent(arena *a) {
+  unsigned char b[24];
+  crypto_random_id_bytes(b, sizeof b);
+  char *out = arena_alloc(a, 56);
+  memcpy(out, "00-", 3);
+  crypto_hex(b, 16, out + 3);
+  out[35] = '-';
+  crypto_hex(b + 16, 8, out + 36);
+  memcpy(out + 52, "-01", 4);
   return out;
 }
 
 static const char *new_request_id(arena *a) {
-  const char *h = random_hex(a, 16);
-  return arena_printf(a, "%.8s-%.4s-4%.3s-a%.3s-%.12s", h, h + 8, h + 13, h + 17, h + 20);
+  char *id = arena_alloc(a, CRYPTO_UUID_LEN + 1);
+  crypto_id_uuid_v4(id);
+  return id;
 }
 
 /* W3C traceparent "00-<32 hex>-<16 hex>-<2 hex>"; a malformed one starts a new trace. */
@@ -484,7 +490,7 @@ static bool dispatch(gw_request *r, const char *method, const char *path) {
 
   const char *tp = http_request_header(r->req, "traceparent");
   if (!tp || !traceparent_ok(tp))
-    tp = arena_printf(r->arena, "00-%s-%s-01", random_hex(r->arena, 16), random_hex(r->arena, 8));
+    tp = new_traceparent(r->arena);
   rpc_call_meta meta = {.request_id = r->request_id, .traceparent = tp, .identity_raw = identity,
                         .identity_sig = identity_sig, .idempotency_key = idem};
   client_ip_sign(r->arena, gw.cfg.identity_secret, ip, (int64_t)time(NULL) + CLIENT_IP_TTL_S, &meta.client_ip_value,

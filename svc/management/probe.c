@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/grpc_runtime.h"
 #include "common/status.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "svc/management/management.h"
@@ -50,7 +51,7 @@ mgmt_prober *mgmt_prober_create(int max_backoff_ms) {
   mgmt_prober *p = calloc(1, sizeof *p);
   if (!p) return NULL;
   p->max_backoff_ms = max_backoff_ms;
-  grpc_init();
+  grpc_runtime_init();
   return p;
 }
 
