@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include "common/log.h"
-#include "common/pg.h"
 
 #define PERIODIC_MAX_THREADS 16
 
@@ -23,6 +22,11 @@ struct periodic {
   pthread_t threads[PERIODIC_MAX_THREADS];
   int n_threads;
 };
+
+/* Set once at start-up, before any periodic thread runs. */
+static void (*thread_exit_hook)(void);
+
+void periodic_set_thread_exit(void (*fn)(void)) { thread_exit_hook = fn; }
 
 bool periodic_stopping(const periodic *p) { return atomic_load(&p->stopping); }
 
@@ -43,7 +47,7 @@ static void *loop(void *arg) {
   periodic *p = arg;
   while (!atomic_load(&p->stopping))
     if (!p->fn(p, p->arg)) pause_for(p);
-  pg_disconnect();
+  if (thread_exit_hook) thread_exit_hook();
   return NULL;
 }
 

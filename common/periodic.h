@@ -17,6 +17,9 @@ typedef bool (*periodic_fn)(periodic *p, void *arg);
 periodic *periodic_start(const char *name, int threads, int64_t period_ms, periodic_fn fn, void *arg);
 /* Wakes every thread, waits for the rounds in progress to end, frees p (NULL is ignored). */
 void periodic_stop(periodic *p);
+/* What every periodic thread runs as it ends (a service releases its thread's database and
+ * Redis connections); set once at start-up, before the first periodic_start. */
+void periodic_set_thread_exit(void (*fn)(void));
 bool periodic_stopping(const periodic *p);
 
 #endif

@@ -40,6 +40,7 @@ typedef struct call_slot {
   grpc_byte_buffer *payload;
   grpc_call_details details; /* catch-all slot only */
   grpc_completion_queue *call_cq;
+  struct call_slot *next_free;
 } call_slot;
 
 typedef struct health_entry {
@@ -65,6 +66,9 @@ struct rpc_server {
   health_entry health[HEALTH_MAX_SERVICES];
   int n_health;
   int stream_threads; /* under lock: threads serving streaming calls */
+  pthread_mutex_t slots_lock;
+  call_slot *free_slots; /* served slots kept with their queue for the next request (slot_recycle) */
+  int n_free_slots;
   rpc_method_metrics **method_metrics; /* per method, in the order of methods */
   metric_family *m_inflight;
 };
@@ -122,17 +126,28 @@ bool rpc_call_run_batch(grpc_call *call, grpc_completion_queue *cq, const grpc_o
 }
 
 bool rpc_byte_buffer_read(arena *a, grpc_byte_buffer *bb, size_t max, uint8_t **data, size_t *len) {
+  /* Straight from the message's slices into the arena: one copy, not readall's and then ours.
+   * The reader decompresses, so the length is summed from its slices, not the buffer's. */
   grpc_byte_buffer_reader reader;
   if (!grpc_byte_buffer_reader_init(&reader, bb)) return false;
-  grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
-  grpc_byte_buffer_reader_destroy(&reader);
-  *len = GRPC_SLICE_LENGTH(all);
-  bool ok = *len <= max;
+  grpc_slice *slice;
+  size_t total = 0;
+  while (grpc_byte_buffer_reader_peek(&reader, &slice)) total += GRPC_SLICE_LENGTH(*slice);
+  bool ok = total <= max;
   if (ok) {
-    *data = arena_alloc(a, *len ? *len : 1);
-    memcpy(*data, GRPC_SLICE_START_PTR(all), *len);
+    uint8_t *out = arena_alloc(a, total ? total : 1);
+    size_t at = 0;
+    grpc_byte_buffer_reader_destroy(&reader);
+    if (!grpc_byte_buffer_reader_init(&reader, bb)) return false;
+    while (grpc_byte_buffer_reader_peek(&reader, &slice) && GRPC_SLICE_LENGTH(*slice) <= total - at) {
+      memcpy(out + at, GRPC_SLICE_START_PTR(*slice), GRPC_SLICE_LENGTH(*slice));
+      at += GRPC_SLICE_LENGTH(*slice);
+    }
+    ok = at == total;
+    *data = out;
+    *len = total;
   }
-  grpc_slice_unref(all);
+  grpc_byte_buffer_reader_destroy(&reader);
   return ok;
 }
 
@@ -192,11 +207,27 @@ bool rpc_call_finish(arena *a, grpc_call *call, grpc_completion_queue *cq, rpc_s
 
 /* ---- slots ---- */
 
-static void slot_post(rpc_server *s, rpc_registered_method *m) {
-  call_slot *slot = calloc(1, sizeof *slot);
+#define MAX_FREE_SLOTS 64
+
+/* A slot from the free list, or a new one with its own pluck queue. */
+static call_slot *slot_take(rpc_server *s) {
+  pthread_mutex_lock(&s->slots_lock);
+  call_slot *slot = s->free_slots;
+  if (slot) {
+    s->free_slots = slot->next_free;
+    s->n_free_slots--;
+  }
+  pthread_mutex_unlock(&s->slots_lock);
+  if (slot) return slot;
+  slot = calloc(1, sizeof *slot);
   if (!slot) abort();
-  slot->method = m;
   slot->call_cq = grpc_completion_queue_create_for_pluck(NULL);
+  return slot;
+}
+
+static void slot_post(rpc_server *s, rpc_registered_method *m) {
+  call_slot *slot = slot_take(s);
+  slot->method = m;
   grpc_metadata_array_init(&slot->metadata);
   grpc_call_error err;
   if (m) {
@@ -214,17 +245,44 @@ static void slot_post(rpc_server *s, rpc_registered_method *m) {
   }
 }
 
-static void slot_free(call_slot *slot) {
+/* Releases what the served call held, leaving the slot and its queue reusable. */
+static void slot_clear(call_slot *slot) {
   if (slot->call) grpc_call_unref(slot->call);
   if (slot->payload) grpc_byte_buffer_destroy(slot->payload);
   grpc_metadata_array_destroy(&slot->metadata);
   if (!slot->method) grpc_call_details_destroy(&slot->details);
+  grpc_completion_queue *cq = slot->call_cq;
+  memset(slot, 0, sizeof *slot);
+  slot->call_cq = cq;
+}
+
+static void slot_destroy(call_slot *slot) {
   grpc_completion_queue_shutdown(slot->call_cq);
   while (grpc_completion_queue_pluck(slot->call_cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
          GRPC_QUEUE_SHUTDOWN) {
   }
   grpc_completion_queue_destroy(slot->call_cq);
   free(slot);
+}
+
+static void slot_free(call_slot *slot) {
+  slot_clear(slot);
+  slot_destroy(slot);
+}
+
+/* After a unary call has ended (every batch plucked): the slot goes back to the free list, so the
+ * next request does not create and destroy a completion queue. */
+static void slot_recycle(rpc_server *s, call_slot *slot) {
+  slot_clear(slot);
+  pthread_mutex_lock(&s->slots_lock);
+  bool keep = s->n_free_slots < MAX_FREE_SLOTS && !atomic_load(&s->stopping);
+  if (keep) {
+    slot->next_free = s->free_slots;
+    s->free_slots = slot;
+    s->n_free_slots++;
+  }
+  pthread_mutex_unlock(&s->slots_lock);
+  if (!keep) slot_destroy(slot);
 }
 
 /* ---- serving one call ---- */
@@ -418,7 +476,7 @@ static void *worker_main(void *arg) {
     metrics_add(s->m_inflight, NULL, NULL, 1);
     serve_call(s, slot);
     metrics_add(s->m_inflight, NULL, NULL, -1);
-    slot_free(slot);
+    slot_recycle(s, slot);
   }
   if (s->cfg.on_worker_exit) s->cfg.on_worker_exit();
   return NULL;
@@ -499,6 +557,7 @@ rpc_server *rpc_server_start(const rpc_server_config *cfg, char *err, size_t err
   if (s->cfg.workers <= 0) s->cfg.workers = 2 * (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (s->cfg.drain_timeout_ms <= 0) s->cfg.drain_timeout_ms = 10000;
   pthread_mutex_init(&s->lock, NULL);
+  pthread_mutex_init(&s->slots_lock, NULL);
   pthread_cond_init(&s->cond, NULL);
 
   const uint8_t *sets[1] = {cfg->descriptor_set};
@@ -645,6 +704,12 @@ void rpc_server_destroy(rpc_server *s) {
   free(s->method_metrics);
   free(s->workers);
   descset_free(s->desc);
+  while (s->free_slots) {
+    call_slot *next = s->free_slots->next_free;
+    slot_destroy(s->free_slots);
+    s->free_slots = next;
+  }
+  pthread_mutex_destroy(&s->slots_lock);
   pthread_mutex_destroy(&s->lock);
   pthread_cond_destroy(&s->cond);
   free(s);

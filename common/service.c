@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/periodic.h"
 #include "common/redis.h"
 #include "common/rpc_client.h"
 
@@ -55,6 +56,7 @@ static void events_stop(const service_def *def, ev_consumer **consumers) {
 
 int service_run(const service_def *def) {
   rpc_block_signals();
+  periodic_set_thread_exit(release_thread_connections);
   service_settings s;
   memset(&s, 0, sizeof s);
   char metrics_port[16];

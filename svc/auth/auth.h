@@ -25,6 +25,8 @@ typedef struct auth_state {
   jwt_key *public_keys[4];    /* published in the JWKS: the signing key first, then retired ones */
   int n_public_keys;
   char *dummy_hash;           /* verified against on unknown logins, so timing does not reveal them */
+  arena *keys_arena;          /* owns jwks */
+  Metro__Auth__V1__Jwks *jwks; /* the public keys as GetJwks answers them: built once, read by every call */
 } auth_state;
 
 /* An account row. Strings belong to the call's arena. */
@@ -93,6 +95,8 @@ extern const size_t auth_n_subscriptions;
 
 /* ---- handlers.c ---- */
 extern const rpc_service_impl auth_service_impl;
+/* Builds st->jwks from st->public_keys (the keys are fixed for the life of the process). */
+void auth_jwks_build(auth_state *st);
 /* Creates the bootstrap admin when none exists and METRO_ADMIN_* are set. */
 bool auth_bootstrap_admin(auth_state *st, const char *email, const char *password, const char *username);
 

@@ -331,24 +331,32 @@ static const char *json_string_field(arena *a, json_t *obj, const char *key) {
   return v ? arena_strdup(a, v) : "";
 }
 
-static rpc_status get_jwks(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
-  (void)msg;
-  const auth_state *s = ctx->state;
-  Metro__Auth__V1__Jwks *jwks = RPC_NEW(ctx, Metro__Auth__V1__Jwks, metro__auth__v1__jwks__init);
-  jwks->keys = arena_alloc(ctx->arena, sizeof(void *) * (size_t)s->n_public_keys);
+void auth_jwks_build(auth_state *s) {
+  s->keys_arena = arena_create(4096);
+  arena *a = s->keys_arena;
+  Metro__Auth__V1__Jwks *jwks = arena_alloc(a, sizeof *jwks);
+  metro__auth__v1__jwks__init(jwks);
+  jwks->keys = arena_alloc(a, sizeof(void *) * (size_t)s->n_public_keys);
   for (int i = 0; i < s->n_public_keys; i++) {
     json_t *j = jwt_key_public_jwk(s->public_keys[i]);
-    Metro__Auth__V1__Jwk *k = RPC_NEW(ctx, Metro__Auth__V1__Jwk, metro__auth__v1__jwk__init);
-    k->kty = (char *)json_string_field(ctx->arena, j, "kty");
-    k->crv = (char *)json_string_field(ctx->arena, j, "crv");
-    k->x = (char *)json_string_field(ctx->arena, j, "x");
-    k->kid = (char *)json_string_field(ctx->arena, j, "kid");
-    k->alg = (char *)json_string_field(ctx->arena, j, "alg");
-    k->use = (char *)json_string_field(ctx->arena, j, "use");
+    Metro__Auth__V1__Jwk *k = arena_alloc(a, sizeof *k);
+    metro__auth__v1__jwk__init(k);
+    k->kty = (char *)json_string_field(a, j, "kty");
+    k->crv = (char *)json_string_field(a, j, "crv");
+    k->x = (char *)json_string_field(a, j, "x");
+    k->kid = (char *)json_string_field(a, j, "kid");
+    k->alg = (char *)json_string_field(a, j, "alg");
+    k->use = (char *)json_string_field(a, j, "use");
     json_decref(j);
     jwks->keys[jwks->n_keys++] = k;
   }
-  *out = &jwks->base;
+  s->jwks = jwks;
+}
+
+static rpc_status get_jwks(rpc_ctx *ctx, const ProtobufCMessage *msg, ProtobufCMessage **out) {
+  (void)msg;
+  const auth_state *s = ctx->state;
+  *out = &s->jwks->base; /* read-only: the runtime packs it and never frees a response */
   return RPC_OK;
 }
 

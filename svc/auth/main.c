@@ -58,6 +58,7 @@ static bool auth_init(void *st, const service_settings *common) {
     s->public_keys[s->n_public_keys++] = k;
   }
   free(list);
+  auth_jwks_build(s);
   char dummy[PASSWORD_HASH_MAX];
   if (!password_hash("not-a-real-password", (int)s->settings.scrypt_ln, (int)s->settings.scrypt_r,
                      (int)s->settings.scrypt_p, dummy, sizeof dummy)) {
