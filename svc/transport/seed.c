@@ -132,6 +132,14 @@ static rpc_status seed_network(rpc_ctx *ctx, bool all_in_service, bool *seeded) 
   return st;
 }
 
+/* st with its strings copied into a (arena_strdup keeps NULL as NULL). */
+static rpc_status status_kept(arena *a, rpc_status st) {
+  st.message = arena_strdup(a, st.message);
+  st.reason = arena_strdup(a, st.reason);
+  st.field = arena_strdup(a, st.field);
+  return st;
+}
+
 /* Trips of the active lines for today and the following days, each (line, date) in its
  * own transaction under the lock BulkUpsertTrips takes. Stops early when asked to. */
 static rpc_status seed_trips(rpc_ctx *ctx, int days, atomic_bool *stop) {
@@ -142,18 +150,24 @@ static rpc_status seed_trips(rpc_ctx *ctx, int days, atomic_bool *stop) {
   /* Day by day, so the nearest dates are ready first. */
   for (int d = 0; d < days && rpc_ok(st); d++)
     for (int i = 0; i < n_lines && rpc_ok(st) && !atomic_load(stop); i++) {
-      const char *params[2] = {lines[i]->route_id, tr_format_day(ctx->arena, today + d)};
+      /* Each (line, date) in an arena of its own: one arena for all of them peaked at 200 MB. */
+      rpc_ctx day = *ctx;
+      day.arena = arena_create(1 << 16);
+      day.alloc = arena_protobuf_allocator(day.arena);
+      const char *params[2] = {lines[i]->route_id, tr_format_day(day.arena, today + d)};
       PGresult *r;
       int created = 0, unassigned = 0;
-      if (!rpc_ok(st = pg_begin(ctx->arena))) break;
-      st = pg_exec(ctx->arena, &r,
-                   "SELECT pg_advisory_xact_lock(hashtext('metro.transport.trips/' || $1 || '/' || $2))", 2, params);
-      if (rpc_ok(st)) st = tr_generate_day(ctx, lines[i], today + d, &created, &unassigned);
-      if (!rpc_ok(st)) {
-        pg_rollback();
-        break;
+      if (rpc_ok(st = pg_begin(day.arena))) {
+        st = pg_exec(day.arena, &r,
+                     "SELECT pg_advisory_xact_lock(hashtext('metro.transport.trips/' || $1 || '/' || $2))", 2,
+                     params);
+        if (rpc_ok(st)) st = tr_generate_day(&day, lines[i], today + d, &created, &unassigned);
+        if (rpc_ok(st)) st = pg_commit(day.arena);
+        else pg_rollback();
       }
-      st = pg_commit(ctx->arena);
+      st = status_kept(ctx->arena, st); /* its text may live in the day's arena */
+      arena_destroy(day.arena);
+      if (!rpc_ok(st)) break;
       total += created;
       unassigned_total += unassigned;
     }
