@@ -6,11 +6,13 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/heap_trim.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/rpc_client.h"
 #include "common/rpc_server.h"
 #include "common/redis.h"
+#include "transcoder/admin_http.h"
 #include "transcoder/edge_auth.h"
 #include "transcoder/edge_keys.h"
 #include "transcoder/edge_limits.h"
@@ -100,7 +102,8 @@ int main(void) {
   char *addr, *backends_spec, *cors, *secret, *issuer, *audience, *level_name, *proxies_spec, *limits_spec, *redis_host,
       *redis_password;
   int64_t port, threads, max_body, max_conns, timeout_s, max_headers, backend_timeout, jwks_refresh, deadline_ms,
-      max_target, max_header_bytes, max_query, key_cache_ms, breaker_failures, breaker_open_ms, breaker_slow_ms, redis_port, report_ms;
+      max_target, max_header_bytes, max_query, key_cache_ms, breaker_failures, breaker_open_ms, breaker_slow_ms, redis_port, report_ms,
+      heap_trim_ms;
   const cfg_setting settings[] = {
       {"METRO_HTTP_ADDR", CFG_STRING, "127.0.0.1", false, 0, 0, &addr, "REST listen address (IPv4)"},
       {"METRO_HTTP_PORT", CFG_INT, "8080", false, 0, 65535, &port, "REST port"},
@@ -108,6 +111,8 @@ int main(void) {
        "admin listen address: /metrics, /healthz, /readyz (never on the REST port)"},
       {"METRO_METRICS_PORT", CFG_INT, "9100", false, 0, 65535, &metrics_port, "admin port (0 = off)"},
       {"METRO_HTTP_THREADS", CFG_INT, "2", false, 1, 256, &threads, "HTTP event-loop threads"},
+      {"METRO_HEAP_TRIM_MS", CFG_INT, "10000", false, 0, 3600000, &heap_trim_ms,
+       "how often freed heap memory goes back to the system (0 = never)"},
       {"METRO_HTTP_MAX_BODY_BYTES", CFG_INT, "1048576", false, 1024, 67108864, &max_body, "largest request body"},
       {"METRO_HTTP_MAX_CONNECTIONS", CFG_INT, "10000", false, 1, 1000000, &max_conns, "open connections"},
       {"METRO_HTTP_TIMEOUT_S", CFG_INT, "30", false, 1, 3600, &timeout_s, "idle keep-alive connection timeout"},
@@ -195,20 +200,22 @@ int main(void) {
                        .max_header_bytes = (size_t)max_header_bytes, .trusted_proxies = proxies,
                        .cors_origins = origins, .identity_secret = secret, .report_ms = (int)report_ms, .backends = backends,
                        .n_backends = n_backends, .descriptors = desc, .registries = registries};
-  if (metrics_port > 0 && !metrics_serve(metrics_addr, (int)metrics_port, edge_auth_ready, err, sizeof err)) {
+  if (metrics_port > 0 && !admin_http_start(metrics_addr, (int)metrics_port, edge_auth_ready, err, sizeof err)) {
     log_error("metrics endpoint: %s", err);
     edge_auth_stop();
     return 1;
   }
   if (!gateway_start(&gc, err, sizeof err)) {
     log_error("gateway: %s", err);
-    metrics_stop();
+    admin_http_stop();
     edge_auth_stop();
     return 1;
   }
+  heap_trim_start(heap_trim_ms);
   rpc_wait_for_signal();
+  heap_trim_stop();
   gateway_stop();
-  metrics_stop();
+  admin_http_stop();
   edge_auth_stop();
   edge_keys_stop();
   rpc_client_shutdown();
