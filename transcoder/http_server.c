@@ -1,6 +1,10 @@
 /* The gateway's HTTP/1.1 server (see http_server.h). The loop threads share one listening socket
  * (EPOLLEXCLUSIVE: one is woken per connection); each owns its connections and their deadlines;
- * answers made on other threads reach the owner through a locked list and an eventfd. */
+ * answers made on other threads reach the owner through a locked list and an eventfd.
+ *
+ * Connections are registered once, edge-triggered for both directions, and never modified: the
+ * loop remembers itself whether a socket may hold unread bytes (may_read) and writes an answer
+ * as soon as it is ready, waiting for the EPOLLOUT edge only when the socket is full. */
 #include "transcoder/http_server.h"
 
 #include <arpa/inet.h>
@@ -28,6 +32,9 @@
 #define SWEEP_MS 100
 #define ERROR_BODY_CAP 1024
 #define LINGER_MS 2000
+#define KEEP_OUT_CAP 8192 /* an answer buffer up to this size is kept for the connection's next answer */
+#define READ_BUDGET 16    /* reads for one connection in a row before the others get their turn */
+#define CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 typedef struct loop loop;
 typedef struct conn conn;
@@ -41,13 +48,15 @@ struct conn {
   int fd;
   loop *owner;
   conn_state state;
+  bool may_read; /* no read has drained the socket since its last readable edge */
+  bool eof_seen; /* an edge reported the peer's FIN or an error: read on until recv says so */
   char *in;
   size_t in_len, in_cap;
   int64_t deadline_ms; /* 0: none (a request is being handled) */
   bool request_started;
   bool close_after;
-  char *out;
-  size_t out_len, out_off;
+  char *out; /* the answer being written; between answers, a spare buffer (or NULL) */
+  size_t out_len, out_off, out_cap;
   http_exchange *ex;
   int64_t body_expected; /* Content-Length body: bytes still to read */
   bool chunked;
@@ -63,9 +72,9 @@ struct http_exchange {
   bool keep_alive, head, minor0;
   char *body;
   size_t body_len, body_cap;
-  /* the serialized answer, handed to the owner loop */
+  /* the serialized answer, handed to the owner loop; its buffer is the connection's spare */
   char *answer;
-  size_t answer_len;
+  size_t answer_len, answer_cap;
   bool answer_close;
   http_exchange *next_done;
 };
@@ -77,9 +86,9 @@ struct loop {
   conn *conns; /* every open connection of this loop */
   pthread_mutex_t done_lock;
   http_exchange *done_head, *done_tail;
-  char date[40];
-  time_t date_second;
+  int64_t now_ms; /* the monotonic clock, read once per wake-up */
   int64_t last_sweep;
+  conn *in_handler; /* the connection whose request the handler is running for, or NULL */
   http_head scratch; /* the head being parsed (large; one per loop) */
 };
 
@@ -143,14 +152,17 @@ typedef struct outbuf {
   size_t len, cap;
 } outbuf;
 
+static void out_reserve(outbuf *o, size_t n) {
+  if (o->len + n <= o->cap) return;
+  size_t cap = o->cap ? o->cap : 512;
+  while (cap < o->len + n) cap *= 2;
+  o->p = realloc(o->p, cap);
+  if (!o->p) abort();
+  o->cap = cap;
+}
+
 static void out_put(outbuf *o, const char *s, size_t n) {
-  if (o->len + n > o->cap) {
-    size_t cap = o->cap ? o->cap : 512;
-    while (cap < o->len + n) cap *= 2;
-    o->p = realloc(o->p, cap);
-    if (!o->p) abort();
-    o->cap = cap;
-  }
+  out_reserve(o, n);
   memcpy(o->p + o->len, s, n);
   o->len += n;
 }
@@ -163,11 +175,17 @@ static bool header_safe(const char *s) {
   return true;
 }
 
+/* Appends the answer to o (usually empty: len 0, maybe a buffer to reuse). */
 static void serialize(outbuf *o, const char *date, const http_response *r, bool head, bool close, bool minor0) {
+  bool no_body = r->status == 204 || r->status == 304 || (r->status >= 100 && r->status < 200);
+  bool body = !head && !no_body && r->body_len;
+  /* One allocation at most: the fixed lines fit in 192 bytes. */
+  size_t need = 192 + (r->content_type ? strlen(r->content_type) : 0) + (body ? r->body_len : 0);
+  for (int i = 0; i < r->n_headers; i++) need += strlen(r->header_names[i]) + strlen(r->header_values[i]) + 4;
+  out_reserve(o, need);
   char line[128];
   snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\nDate: %s\r\n", r->status, status_text(r->status), date);
   out_str(o, line);
-  bool no_body = r->status == 204 || r->status == 304 || (r->status >= 100 && r->status < 200);
   if (r->content_type && !no_body) {
     out_str(o, "Content-Type: ");
     out_str(o, r->content_type);
@@ -187,24 +205,29 @@ static void serialize(outbuf *o, const char *date, const http_response *r, bool 
   if (close) out_str(o, "Connection: close\r\n");
   else if (minor0) out_str(o, "Connection: keep-alive\r\n");
   out_str(o, "\r\n");
-  if (!head && !no_body && r->body_len) out_put(o, r->body, r->body_len);
+  if (body) out_put(o, r->body, r->body_len);
 }
 
-static void refresh_date(loop *l) {
+/* The Date header for now, formatted at most once a second by each thread that answers. */
+static const char *date_now(void) {
+  static _Thread_local char date[40];
+  static _Thread_local time_t date_second = -1;
   time_t t = time(NULL);
-  if (t == l->date_second) return;
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(l->date, sizeof l->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  l->date_second = t;
+  if (t != date_second) {
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    date_second = t;
+  }
+  return date;
 }
 
 /* ---- connections ---- */
 
-static void set_interest(conn *c, uint32_t events) {
-  struct epoll_event ev = {.events = events, .data.ptr = c};
-  epoll_ctl(c->owner->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-}
+/* The loop running on this thread (NULL on other threads): tells a synchronous answer apart. */
+static _Thread_local loop *this_loop;
+
+typedef enum { IO_DONE, IO_WAIT, IO_CLOSED } io_result;
 
 static void exchange_free(http_exchange *ex) {
   free(ex->answer);
@@ -231,13 +254,12 @@ static void conn_close(conn *c) {
 static void idle(conn *c) {
   c->state = C_HEAD;
   c->request_started = false;
-  c->deadline_ms = clock_mono_ms() + c->owner->server->cfg.idle_timeout_ms;
+  c->deadline_ms = c->owner->now_ms + c->owner->server->cfg.idle_timeout_ms;
 }
 
-static void process_input(conn *c);
-
-/* Writes what is pending; false when the connection was closed. */
-static bool flush(conn *c) {
+/* Writes what is pending: IO_DONE once all of it is out (the connection is then idle again, or
+ * lingering), IO_WAIT when the socket is full (its EPOLLOUT edge resumes), IO_CLOSED. */
+static io_result flush(conn *c) {
   while (c->out_off < c->out_len) {
     ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
     if (n > 0) {
@@ -245,16 +267,16 @@ static bool flush(conn *c) {
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      set_interest(c, EPOLLOUT);
-      return true;
-    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return IO_WAIT;
     conn_close(c);
-    return false;
+    return IO_CLOSED;
   }
-  free(c->out);
-  c->out = NULL;
   c->out_len = c->out_off = 0;
+  if (c->out_cap > KEEP_OUT_CAP) {
+    free(c->out);
+    c->out = NULL;
+    c->out_cap = 0;
+  }
   if (c->ex) {
     exchange_free(c->ex);
     c->ex = NULL;
@@ -262,24 +284,22 @@ static bool flush(conn *c) {
   if (c->close_after) {
     shutdown(c->fd, SHUT_WR);
     c->state = C_LINGER;
-    c->deadline_ms = clock_mono_ms() + LINGER_MS;
-    set_interest(c, EPOLLIN);
-    return false;
+    c->deadline_ms = c->owner->now_ms + LINGER_MS;
+    return IO_DONE;
   }
   idle(c);
-  set_interest(c, EPOLLIN);
-  if (c->in_len) process_input(c);
-  return true;
+  return IO_DONE;
 }
 
-static void start_writing(conn *c, char *bytes, size_t len, bool close) {
+/* The answer to send next (the buffer becomes the connection's); written by conn_run. */
+static void start_writing(conn *c, char *bytes, size_t len, size_t cap, bool close) {
   c->state = C_WRITING;
   c->out = bytes;
   c->out_len = len;
+  c->out_cap = cap;
   c->out_off = 0;
   c->close_after = close;
-  c->deadline_ms = clock_mono_ms() + c->owner->server->cfg.idle_timeout_ms;
-  flush(c);
+  c->deadline_ms = c->owner->now_ms + c->owner->server->cfg.idle_timeout_ms;
 }
 
 /* A refusal the server makes itself: Status body, then close. */
@@ -289,15 +309,13 @@ static void refuse(conn *c, int status, const char *reason, const char *message)
   size_t len = cfg->error_body ? cfg->error_body(body, sizeof body, status, reason, message) : 0;
   http_response r = {.status = status, .content_type = len ? cfg->error_content_type : NULL, .body = body,
                      .body_len = len};
-  outbuf o = {0};
-  refresh_date(c->owner);
-  serialize(&o, c->owner->date, &r, false, true, false);
+  outbuf o = {.p = c->out, .cap = c->out_cap}; /* the spare buffer: nothing is being written */
+  serialize(&o, date_now(), &r, false, true, false);
   if (c->ex && c->state != C_HANDLING) {
     exchange_free(c->ex);
     c->ex = NULL;
   }
-  set_interest(c, 0);
-  start_writing(c, o.p, o.len, true);
+  start_writing(c, o.p, o.len, o.cap, true);
 }
 
 static bool take_body(void *user, const char *data, size_t n) {
@@ -374,26 +392,35 @@ static void consume_input(conn *c, size_t n) {
   c->in_len -= n;
 }
 
+/* Hands the request to the handler. Its answer, made now (on this thread) or later (on any),
+ * goes into the connection's spare buffer, lent to the exchange meanwhile. */
 static void dispatch(conn *c) {
   http_exchange *ex = c->ex;
-  http_server *s = c->owner->server;
+  loop *l = c->owner;
+  http_server *s = l->server;
   ex->req.body = ex->body ? ex->body : "";
   ex->req.body_len = ex->body_len;
+  ex->answer = c->out;
+  ex->answer_cap = c->out_cap;
+  c->out = NULL;
+  c->out_cap = 0;
   c->state = C_HANDLING;
   c->deadline_ms = 0;
-  set_interest(c, 0);
   atomic_fetch_add(&s->in_flight, 1);
+  l->in_handler = c;
   s->cfg.handler(ex, &ex->req, s->cfg.user);
+  l->in_handler = NULL;
 }
 
-/* Parses and reads whatever the input buffer holds, as far as the current state allows. */
+/* Parses whatever the input buffer holds, as far as the current state allows (a request handed
+ * to the handler, or refused, ends it). Never closes c. */
 static void process_input(conn *c) {
   http_server *s = c->owner->server;
   while (c->in_len > 0 && (c->state == C_HEAD || c->state == C_BODY)) {
     if (c->state == C_HEAD) {
       if (!c->request_started) {
         c->request_started = true;
-        c->deadline_ms = clock_mono_ms() + s->cfg.request_deadline_ms;
+        c->deadline_ms = c->owner->now_ms + s->cfg.request_deadline_ms;
       }
       size_t used = 0;
       http_parse_error perr;
@@ -434,47 +461,85 @@ static void process_input(conn *c) {
   if (c->state == C_BODY && !c->chunked && c->body_expected == 0) dispatch(c);
 }
 
-static void linger_read(conn *c) {
-  char drop[16384];
-  for (;;) {
-    ssize_t n = recv(c->fd, drop, sizeof drop, 0);
-    if (n > 0) continue;
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    conn_close(c);
-    return;
-  }
-}
-
-/* One read per readiness report (epoll is level-triggered: more data reports again). */
-static void on_readable(conn *c) {
-  http_server *s = c->owner->server;
-  if (c->state == C_LINGER) {
-    linger_read(c);
-    return;
-  }
-  if (c->state != C_HEAD && c->state != C_BODY) return;
-  size_t cap = s->cfg.limits.max_head + 4096;
+/* One read into the input buffer: IO_DONE with new bytes; IO_WAIT when the socket is drained
+ * or the buffer full; IO_CLOSED when the peer closed or failed. A short read drained the socket:
+ * bytes that come later raise a new edge. A FIN or error already reported raises none, so once
+ * one was seen the socket counts as drained only when recv says EAGAIN. */
+static io_result read_some(conn *c) {
+  size_t cap = c->owner->server->cfg.limits.max_head + 4096;
   if (c->in_len == c->in_cap) {
-    if (c->in_cap >= cap) return; /* full; the parser will have refused an oversized head */
+    if (c->in_cap >= cap) return IO_WAIT; /* full; the parser will have refused an oversized head */
     size_t grown = c->in_cap ? c->in_cap * 2 : FIRST_INPUT_CAP;
     if (grown > cap) grown = cap;
     c->in = realloc(c->in, grown);
     if (!c->in) abort();
     c->in_cap = grown;
   }
+  size_t room = c->in_cap - c->in_len;
   ssize_t n;
-  do n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+  do n = recv(c->fd, c->in + c->in_len, room, 0);
   while (n < 0 && errno == EINTR);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    c->may_read = false;
+    return IO_WAIT;
+  }
   if (n <= 0) {
+    conn_close(c);
+    return IO_CLOSED;
+  }
+  c->in_len += (size_t)n;
+  if ((size_t)n < room && !c->eof_seen) c->may_read = false;
+  return IO_DONE;
+}
+
+/* C_LINGER: reads and drops until the socket is drained; closes when the peer has closed. */
+static void linger_read(conn *c) {
+  char drop[16384];
+  for (;;) {
+    ssize_t n = recv(c->fd, drop, sizeof drop, 0);
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      c->may_read = false;
+      return;
+    }
     conn_close(c);
     return;
   }
-  c->in_len += (size_t)n;
-  process_input(c); /* may close c */
 }
 
+/* Takes c as far as it can go without waiting: writes its answer, parses the buffered input
+ * (pipelined requests in order, one at a time), reads while the socket may hold more. Returns
+ * when c waits for its peer or its handler, or was closed. After READ_BUDGET reads in a row
+ * the registration is renewed, which reports c again if it is still readable, and the loop
+ * serves the other connections first. */
+static void conn_run(conn *c) {
+  int reads = 0;
+  for (;;) {
+    switch (c->state) {
+    case C_WRITING:
+      if (flush(c) != IO_DONE) return;
+      break;
+    case C_HANDLING:
+      return;
+    case C_LINGER:
+      if (c->may_read) linger_read(c);
+      return;
+    case C_HEAD:
+    case C_BODY:
+      process_input(c);
+      if (c->state != C_HEAD && c->state != C_BODY) break;
+      if (!c->may_read) return;
+      if (reads++ == READ_BUDGET) {
+        struct epoll_event ev = {.events = CONN_EVENTS, .data.ptr = c};
+        epoll_ctl(c->owner->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+        return;
+      }
+      if (read_some(c) != IO_DONE) return;
+      break;
+    }
+  }
+}
 
 static void accept_all(loop *l) {
   http_server *s = l->server;
@@ -506,12 +571,29 @@ static void accept_all(loop *l) {
     if (l->conns) l->conns->prev = c;
     l->conns = c;
     idle(c);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    /* Bytes that arrived before this are reported at once. */
+    struct epoll_event ev = {.events = CONN_EVENTS, .data.ptr = c};
     epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
   }
 }
 
-/* Answers made on other threads (and on this one) are written here. */
+/* An answer reached its loop: written unless its connection is gone. Returns the connection to
+ * run, or NULL. */
+static conn *answer_arrived(loop *l, http_exchange *ex) {
+  conn *c = ex->c;
+  atomic_fetch_sub(&l->server->in_flight, 1);
+  if (!c) {
+    exchange_free(ex);
+    return NULL;
+  }
+  char *bytes = ex->answer;
+  ex->answer = NULL;
+  start_writing(c, bytes, ex->answer_len, ex->answer_cap, ex->answer_close);
+  return c;
+}
+
+/* Answers made on other threads: the whole list at once (http_respond wakes the loop only when
+ * it finds the list empty). */
 static void drain_done(loop *l) {
   pthread_mutex_lock(&l->done_lock);
   http_exchange *ex = l->done_head;
@@ -519,15 +601,8 @@ static void drain_done(loop *l) {
   pthread_mutex_unlock(&l->done_lock);
   while (ex) {
     http_exchange *next = ex->next_done;
-    conn *c = ex->c;
-    atomic_fetch_sub(&l->server->in_flight, 1);
-    if (!c) {
-      exchange_free(ex);
-    } else {
-      char *bytes = ex->answer;
-      ex->answer = NULL;
-      start_writing(c, bytes, ex->answer_len, ex->answer_close);
-    }
+    conn *c = answer_arrived(l, ex);
+    if (c) conn_run(c);
     ex = next;
   }
 }
@@ -541,10 +616,12 @@ static void sweep(loop *l, int64_t now) {
   while (c) {
     conn *next = c->next;
     if (c->deadline_ms && now >= c->deadline_ms) {
-      if ((c->state == C_HEAD && c->request_started) || c->state == C_BODY)
+      if ((c->state == C_HEAD && c->request_started) || c->state == C_BODY) {
         refuse(c, 408, "REQUEST_TIMEOUT", "the request did not arrive in time");
-      else if (c->state != C_HANDLING)
+        conn_run(c);
+      } else if (c->state != C_HANDLING) {
         conn_close(c);
+      }
     }
     c = next;
   }
@@ -553,14 +630,16 @@ static void sweep(loop *l, int64_t now) {
 static void *loop_main(void *arg) {
   loop *l = arg;
   http_server *s = l->server;
+  this_loop = l;
   struct epoll_event events[MAX_EVENTS];
   while (!atomic_load(&s->quit)) {
     int n = epoll_wait(l->epfd, events, MAX_EVENTS, SWEEP_MS);
+    l->now_ms = clock_mono_ms();
+    bool woken = false;
     for (int i = 0; i < n; i++) {
       void *tag = events[i].data.ptr;
       if (tag == WAKE_TAG) {
-        uint64_t v;
-        (void)!read(l->wake_fd, &v, sizeof v);
+        woken = true;
         continue;
       }
       if (tag == LISTEN_TAG) {
@@ -568,19 +647,19 @@ static void *loop_main(void *arg) {
         continue;
       }
       conn *c = tag;
-      /* A connection closed earlier in this batch cannot appear: each fd is reported once. */
+      /* A connection closed earlier in this batch cannot appear: each fd is reported once, and
+       * only a connection's own events (and, after the batch, answers and deadlines) close it. */
       uint32_t e = events[i].events;
-      if (c->state == C_WRITING && (e & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
-        flush(c);
-      } else if (e & EPOLLIN) {
-        on_readable(c);
-      } else if (e & (EPOLLERR | EPOLLHUP)) {
-        conn_close(c);
+      if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->eof_seen = true;
+      if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->may_read = true;
+      if (c->state == C_HANDLING) {
+        if (e & (EPOLLERR | EPOLLHUP)) conn_close(c); /* its answer will be dropped */
+      } else if (c->state != C_WRITING || (e & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+        conn_run(c);
       }
     }
-    drain_done(l);
-    refresh_date(l);
-    sweep(l, clock_mono_ms());
+    if (woken) drain_done(l);
+    sweep(l, l->now_ms);
   }
   while (l->conns) conn_close(l->conns);
   drain_done(l);
@@ -598,24 +677,27 @@ const char *http_request_header(const http_request *req, const char *name) {
 
 void http_respond(http_exchange *ex, const http_response *resp) {
   loop *l = ex->owner;
-  char date[40];
-  time_t t = time(NULL);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
   bool close = resp->close || !ex->keep_alive || atomic_load(&l->server->stopping);
-  outbuf o = {0};
-  serialize(&o, date, resp, ex->head, close, ex->minor0);
+  outbuf o = {.p = ex->answer, .cap = ex->answer_cap};
+  serialize(&o, date_now(), resp, ex->head, close, ex->minor0);
   ex->answer = o.p;
   ex->answer_len = o.len;
+  ex->answer_cap = o.cap;
   ex->answer_close = close;
+  if (this_loop == l && l->in_handler && ex->c == l->in_handler) {
+    /* Answered by the handler itself, on the loop: written as soon as the handler returns. */
+    answer_arrived(l, ex);
+    return;
+  }
   ex->next_done = NULL;
   pthread_mutex_lock(&l->done_lock);
+  bool was_empty = l->done_head == NULL;
   if (l->done_tail) l->done_tail->next_done = ex;
   else l->done_head = ex;
   l->done_tail = ex;
   pthread_mutex_unlock(&l->done_lock);
-  if (!pthread_equal(pthread_self(), l->thread)) {
+  /* A non-empty list has its wake-up on the way: the loop takes the whole list under the lock. */
+  if (was_empty) {
     uint64_t one = 1;
     (void)!write(l->wake_fd, &one, sizeof one);
   }
@@ -684,9 +766,10 @@ http_server *http_server_start(const http_server_config *cfg, char *err, size_t 
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = LISTEN_TAG};
     epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->listen_fd, &ev);
-    ev.data.ptr = WAKE_TAG;
+    /* Edge-triggered and never read: every write raises an edge (the counter cannot overflow in
+     * practice), which saves the loop a read per wake-up. */
+    ev = (struct epoll_event){.events = EPOLLIN | EPOLLET, .data.ptr = WAKE_TAG};
     epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wake_fd, &ev);
-    refresh_date(l);
   }
   for (int i = 0; i < s->n_loops; i++) pthread_create(&s->loops[i].thread, NULL, loop_main, &s->loops[i]);
   return s;
