@@ -13,6 +13,10 @@ typedef struct rpc_channel rpc_channel;
 
 /* The process-wide channel for "host:port", created on first use (thread-safe). */
 rpc_channel *rpc_channel_get(const char *target);
+/* The same for a caller that retries failed calls itself (the gateway, for idempotent methods):
+ * a channel without gRPC's retry layer, whose transparent retry of calls the server never saw
+ * such a caller's own retry of UNAVAILABLE covers. */
+rpc_channel *rpc_channel_get_own_retries(const char *target);
 
 /* Metadata sent with a call; any field may be NULL. */
 typedef struct rpc_call_meta {

@@ -102,7 +102,10 @@ void backend_shutdown(void) {
 }
 
 static bool start_attempt(backend_call *bc) {
-  rpc_channel *ch = rpc_channel_get(bc->svc->grpc_target);
+  /* Idempotent calls are retried here when the backend is unreachable (finish), which is all
+   * gRPC's transparent retries would do; the others keep gRPC's retry layer for those. */
+  rpc_channel *ch = bc->idempotent ? rpc_channel_get_own_retries(bc->svc->grpc_target)
+                                   : rpc_channel_get(bc->svc->grpc_target);
   if (!ch) return false;
   bc->attempts++;
   bc->attempt_started_ms = clock_mono_ms();
