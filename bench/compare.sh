@@ -35,19 +35,8 @@ cleanup() { # every step may fail (set -e is in force here too) without skipping
 }
 trap cleanup EXIT
 
-# The seeded admin is the POST's account. Rate limits off: auth's per-address login limit
-# (0 = off) and the gateway's limits on POST routes (METRO_RATE_LIMITS rows of edge_limits.c).
-export METRO_ADMIN_EMAIL=bench-admin@metro.local
-METRO_ADMIN_PASSWORD=Bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
-export METRO_ADMIN_PASSWORD
-export LOGIN_EMAIL=${LOGIN_EMAIL:-$METRO_ADMIN_EMAIL}
-if ! METRO_STACK_FREE_PORTS=1 METRO_LOG_LEVEL=warn METRO_AUTH_RATE_LIMIT_PER_MINUTE=0 \
-  METRO_RATE_LIMITS=auth-ip=off,writes-ip=off,writes-user=off \
-  bash "$root/scripts/stack.sh" start "$state" "$build" 2>"$state/stack.err"; then
-  cat "$state/stack.err" >&2
-  exit 1
-fi
-. "$state/stack.env"
+. "$root/bench/login-stack.sh"
+login_stack_start "$state" "$build"
 go_port=$(bash "$root/scripts/free-port.sh")
 (
   set -a

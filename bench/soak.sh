@@ -29,19 +29,8 @@ cleanup() { # every step may fail without skipping the next
 }
 trap cleanup EXIT
 
-# The seeded admin is the POST's account, with a wrong password. Rate limits off, as in
-# bench/compare.sh: auth's per-address login limit (0 = off) and the gateway's POST rows.
-export METRO_ADMIN_EMAIL=bench-admin@metro.local
-METRO_ADMIN_PASSWORD=Bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
-export METRO_ADMIN_PASSWORD
-export LOGIN_EMAIL=${LOGIN_EMAIL:-$METRO_ADMIN_EMAIL}
-if ! METRO_STACK_FREE_PORTS=1 METRO_LOG_LEVEL=warn METRO_AUTH_RATE_LIMIT_PER_MINUTE=0 \
-  METRO_RATE_LIMITS=auth-ip=off,writes-ip=off,writes-user=off \
-  bash "$root/scripts/stack.sh" start "$state" "$build" 2>"$state/stack.err"; then
-  cat "$state/stack.err" >&2
-  exit 1
-fi
-. "$state/stack.env"
+. "$root/bench/login-stack.sh"
+login_stack_start "$state" "$build"
 
 # The processes: the gateway first, then every service whose pid file the stack wrote.
 declare -A pid

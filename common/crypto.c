@@ -2,9 +2,9 @@
  * of libcrypto here means a broken process, so these abort rather than return errors. */
 #include "common/crypto.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/core_names.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>

@@ -575,3 +575,31 @@ char *metrics_render(void) {
   }
   return b.data ? b.data : strdup("");
 }
+
+/* ---- what an admin port answers ---- */
+
+#define ADMIN_TEXT "text/plain; charset=utf-8"
+
+static metrics_admin_answer admin_text(int status, const char *text) {
+  return (metrics_admin_answer){.status = status, .content_type = ADMIN_TEXT, .body = (char *)text};
+}
+
+bool metrics_admin_refusal(const char *method, bool has_body, metrics_admin_answer *out) {
+  if (strcmp(method, "GET") != 0) *out = admin_text(405, "method not allowed\n");
+  else if (has_body) *out = admin_text(400, "a GET request has no body\n");
+  else return false;
+  return true;
+}
+
+metrics_admin_answer metrics_admin_get(const char *path, bool (*ready)(void)) {
+  if (strcmp(path, "/metrics") == 0) {
+    char *text = metrics_render();
+    if (!text) return admin_text(500, "out of memory\n");
+    return (metrics_admin_answer){.status = 200, .content_type = "text/plain; version=0.0.4; charset=utf-8",
+                                  .body = text, .owned = true};
+  }
+  if (strcmp(path, "/healthz") == 0) return admin_text(200, "ok\n");
+  if (strcmp(path, "/readyz") == 0)
+    return ready && !ready() ? admin_text(503, "not ready\n") : admin_text(200, "ready\n");
+  return admin_text(404, "not found\n");
+}

@@ -45,6 +45,21 @@ void metrics_observe(metric_family *f, const char *v1, const char *v2, double va
 /* The exposition text; the caller frees it. */
 char *metrics_render(void);
 
+/* What an admin port answers (the same from metrics_serve and the gateway's own server). */
+typedef struct metrics_admin_answer {
+  int status;
+  const char *content_type;
+  char *body;       /* NUL-terminated */
+  bool owned;       /* the caller frees body */
+} metrics_admin_answer;
+
+/* A request the admin port refuses before reading it: 405 for anything but GET, 400 for a GET
+ * with a body. False when it is acceptable. */
+bool metrics_admin_refusal(const char *method, bool has_body, metrics_admin_answer *out);
+/* The answer to an accepted GET of path: /metrics (the exposition), /healthz, /readyz (ready()
+ * false: 503; ready may be NULL), else 404. */
+metrics_admin_answer metrics_admin_get(const char *path, bool (*ready)(void));
+
 /* Serves GET /metrics, /healthz (200 while the process runs) and /readyz (200 when
  * ready() returns true, 503 otherwise; ready may be NULL) on addr:port in a thread.
  * Returns false with a message when the port cannot be bound. Port 0 picks a free

@@ -21,23 +21,18 @@ static struct MHD_Daemon *g_daemon;
 static bool (*g_ready)(void);
 static int g_port;
 
-static enum MHD_Result http_reply(struct MHD_Connection *c, unsigned int status, const char *content_type,
-                                  char *body, bool owned) {
+static enum MHD_Result http_reply(struct MHD_Connection *c, metrics_admin_answer a) {
   struct MHD_Response *r = MHD_create_response_from_buffer(
-      strlen(body), body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+      strlen(a.body), a.body, a.owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
   if (!r) {
-    if (owned) free(body);
+    if (a.owned) free(a.body);
     return MHD_NO;
   }
-  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-  if (status == MHD_HTTP_METHOD_NOT_ALLOWED) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET");
-  enum MHD_Result ret = MHD_queue_response(c, status, r);
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a.content_type);
+  if (a.status == MHD_HTTP_METHOD_NOT_ALLOWED) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET");
+  enum MHD_Result ret = MHD_queue_response(c, (unsigned int)a.status, r);
   MHD_destroy_response(r);
   return ret;
-}
-
-static enum MHD_Result http_plain(struct MHD_Connection *c, unsigned int status, const char *text) {
-  return http_reply(c, status, "text/plain; charset=utf-8", (char *)text, false);
 }
 
 /* Rejections are answered on the first call, so an unwanted body is never read in; good
@@ -49,11 +44,10 @@ static enum MHD_Result metrics_http_answer(void *cls, struct MHD_Connection *c, 
   static int seen;
   (void)cls, (void)version, (void)upload_data;
   if (*req_cls == NULL) {
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0)
-      return http_plain(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-    if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) ||
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
-      return http_plain(c, MHD_HTTP_BAD_REQUEST, "a GET request has no body\n");
+    bool has_body = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) ||
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    metrics_admin_answer refusal;
+    if (metrics_admin_refusal(method, has_body, &refusal)) return http_reply(c, refusal);
     *req_cls = &seen;
     return MHD_YES;
   }
@@ -61,18 +55,7 @@ static enum MHD_Result metrics_http_answer(void *cls, struct MHD_Connection *c, 
     *upload_data_size = 0;
     return MHD_YES;
   }
-  if (strcmp(url, "/metrics") == 0) {
-    char *text = metrics_render();
-    if (!text) return http_plain(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-    return http_reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, true);
-  }
-  if (strcmp(url, "/healthz") == 0) return http_plain(c, MHD_HTTP_OK, "ok\n");
-  if (strcmp(url, "/readyz") == 0) {
-    bool (*ready)(void) = __atomic_load_n(&g_ready, __ATOMIC_ACQUIRE);
-    if (ready && !ready()) return http_plain(c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready\n");
-    return http_plain(c, MHD_HTTP_OK, "ready\n");
-  }
-  return http_plain(c, MHD_HTTP_NOT_FOUND, "not found\n");
+  return http_reply(c, metrics_admin_get(url, __atomic_load_n(&g_ready, __ATOMIC_ACQUIRE)));
 }
 
 /* Opens the listening socket here rather than in libmicrohttpd, so a failure can be

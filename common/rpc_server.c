@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 #include "common/clock.h"
-#include "common/grpc_runtime.h"
 #include "common/crypto.h"
 #include "common/descset.h"
+#include "common/grpc_runtime.h"
 #include "common/identity.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -87,7 +87,7 @@ static const char *metadata_get(arena *a, const grpc_metadata_array *md, const c
   return NULL;
 }
 
-static char *new_request_id(arena *a) {
+char *rpc_new_request_id(arena *a) {
   char *id = arena_alloc(a, CRYPTO_UUID_LEN + 1);
   crypto_id_uuid_v4(id);
   return id;
@@ -127,28 +127,24 @@ bool rpc_call_run_batch(grpc_call *call, grpc_completion_queue *cq, const grpc_o
 
 bool rpc_byte_buffer_read(arena *a, grpc_byte_buffer *bb, size_t max, uint8_t **data, size_t *len) {
   /* Straight from the message's slices into the arena: one copy, not readall's and then ours.
-   * The reader decompresses, so the length is summed from its slices, not the buffer's. */
+   * The reader decompresses, so the length is summed from its slices (a first pass), not taken
+   * from the buffer. */
   grpc_byte_buffer_reader reader;
-  if (!grpc_byte_buffer_reader_init(&reader, bb)) return false;
   grpc_slice *slice;
-  size_t total = 0;
+  size_t total = 0, at = 0;
+  if (!grpc_byte_buffer_reader_init(&reader, bb)) return false;
   while (grpc_byte_buffer_reader_peek(&reader, &slice)) total += GRPC_SLICE_LENGTH(*slice);
-  bool ok = total <= max;
-  if (ok) {
-    uint8_t *out = arena_alloc(a, total ? total : 1);
-    size_t at = 0;
-    grpc_byte_buffer_reader_destroy(&reader);
-    if (!grpc_byte_buffer_reader_init(&reader, bb)) return false;
-    while (grpc_byte_buffer_reader_peek(&reader, &slice) && GRPC_SLICE_LENGTH(*slice) <= total - at) {
-      memcpy(out + at, GRPC_SLICE_START_PTR(*slice), GRPC_SLICE_LENGTH(*slice));
-      at += GRPC_SLICE_LENGTH(*slice);
-    }
-    ok = at == total;
-    *data = out;
-    *len = total;
+  grpc_byte_buffer_reader_destroy(&reader);
+  if (total > max || !grpc_byte_buffer_reader_init(&reader, bb)) return false;
+  uint8_t *out = arena_alloc(a, total ? total : 1);
+  while (grpc_byte_buffer_reader_peek(&reader, &slice) && GRPC_SLICE_LENGTH(*slice) <= total - at) {
+    memcpy(out + at, GRPC_SLICE_START_PTR(*slice), GRPC_SLICE_LENGTH(*slice));
+    at += GRPC_SLICE_LENGTH(*slice);
   }
   grpc_byte_buffer_reader_destroy(&reader);
-  return ok;
+  *data = out;
+  *len = total;
+  return at == total;
 }
 
 grpc_byte_buffer *rpc_pack_message(const ProtobufCMessage *msg) {
@@ -294,7 +290,7 @@ static void ctx_init(rpc_server *s, call_slot *slot, arena *a, rpc_ctx *ctx) {
   ctx->state = s->cfg.state;
   ctx->method = slot->method ? slot->method->path : "unknown";
   const char *rid = metadata_get(a, &slot->metadata, "x-request-id", 128);
-  ctx->request_id = rid && header_token_ok(rid, 128) ? rid : new_request_id(a);
+  ctx->request_id = rid && header_token_ok(rid, 128) ? rid : rpc_new_request_id(a);
   const char *tp = metadata_get(a, &slot->metadata, "traceparent", 128);
   ctx->traceparent = tp && header_token_ok(tp, 128) ? tp : NULL;
   ctx->idempotency_key = metadata_get(a, &slot->metadata, "idempotency-key", 4096);

@@ -96,6 +96,9 @@ void rpc_server_set_health(rpc_server *s, const char *service, bool serving);
 
 /* Blocks SIGTERM, SIGINT and SIGPIPE in the calling thread (and threads it creates). */
 void rpc_block_signals(void);
+
+/* A new request id (a UUID v4 in a's memory) for a call that arrived without one. */
+char *rpc_new_request_id(arena *a);
 /* Waits for SIGTERM or SIGINT (blocked beforehand) and returns its number, logged. */
 int rpc_wait_for_signal(void);
 

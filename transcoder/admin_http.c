@@ -1,5 +1,5 @@
 /* The gateway's admin port (see admin_http.h): one loop thread, small limits, GET only; the same
- * answers as a service's metrics endpoint (common/metrics_http.c). */
+ * answers as a service's metrics endpoint (metrics_admin_refusal and metrics_admin_get). */
 #include "transcoder/admin_http.h"
 
 #include <stdio.h>
@@ -12,38 +12,17 @@
 static http_server *admin;
 static bool (*admin_ready)(void);
 
-static void answer(http_exchange *ex, int status, const char *type, const char *body) {
-  static const char *const allow_name[] = {"Allow"}, *const allow_value[] = {"GET"};
-  http_response r = {.status = status, .content_type = type, .body = body, .body_len = strlen(body)};
-  if (status == 405) r.header_names = allow_name, r.header_values = allow_value, r.n_headers = 1;
-  http_respond(ex, &r);
-}
-
-static void plain(http_exchange *ex, int status, const char *text) {
-  answer(ex, status, "text/plain; charset=utf-8", text);
-}
-
-/* The answer to one admin request: its status and plain-text body, or /metrics' exposition. */
 static void on_admin_request(http_exchange *ex, const http_request *req, void *user) {
   (void)user;
-  if (strcmp(req->method, "GET") != 0) {
-    plain(ex, 405, "method not allowed\n");
-  } else if (req->body_len > 0 || http_request_header(req, "Content-Length") ||
-             http_request_header(req, "Transfer-Encoding")) {
-    plain(ex, 400, "a GET request has no body\n");
-  } else if (strcmp(req->path, "/metrics") == 0) {
-    char *text = metrics_render();
-    if (text) answer(ex, 200, "text/plain; version=0.0.4; charset=utf-8", text); /* http_respond copies it */
-    else plain(ex, 500, "out of memory\n");
-    free(text);
-  } else if (strcmp(req->path, "/healthz") == 0) {
-    plain(ex, 200, "ok\n");
-  } else if (strcmp(req->path, "/readyz") == 0) {
-    if (admin_ready && !admin_ready()) plain(ex, 503, "not ready\n");
-    else plain(ex, 200, "ready\n");
-  } else {
-    plain(ex, 404, "not found\n");
-  }
+  static const char *const allow_name[] = {"Allow"}, *const allow_value[] = {"GET"};
+  bool has_body = req->body_len > 0 || http_request_header(req, "Content-Length") ||
+                  http_request_header(req, "Transfer-Encoding");
+  metrics_admin_answer a;
+  if (!metrics_admin_refusal(req->method, has_body, &a)) a = metrics_admin_get(req->path, admin_ready);
+  http_response r = {.status = a.status, .content_type = a.content_type, .body = a.body, .body_len = strlen(a.body)};
+  if (a.status == 405) r.header_names = allow_name, r.header_values = allow_value, r.n_headers = 1;
+  http_respond(ex, &r); /* copies the answer */
+  if (a.owned) free(a.body);
 }
 
 static size_t admin_error_body(char *buf, size_t cap, int status, const char *reason, const char *message) {

@@ -97,12 +97,6 @@ static const char *new_traceparent(arena *a) {
   return out;
 }
 
-static const char *new_request_id(arena *a) {
-  char *id = arena_alloc(a, CRYPTO_UUID_LEN + 1);
-  crypto_id_uuid_v4(id);
-  return id;
-}
-
 /* W3C traceparent "00-<32 hex>-<16 hex>-<2 hex>"; a malformed one starts a new trace. */
 static bool traceparent_ok(const char *s) {
   if (strlen(s) != 55 || s[2] != '-' || s[35] != '-' || s[52] != '-') return false;
@@ -570,7 +564,7 @@ static void on_request(http_exchange *ex, const http_request *req, void *user) {
   r->route_label = "unmatched";
   r->method_label = metric_method(req->method);
   const char *rid = http_request_header(req, "X-Request-Id");
-  r->request_id = rid && printable_token(rid, 128) ? rid : new_request_id(req->arena);
+  r->request_id = rid && printable_token(rid, 128) ? rid : rpc_new_request_id(req->arena);
   r->origin = http_request_header(req, "Origin");
   if (!dispatch(r, method, req->path)) send_answer(r);
 }
