@@ -24,6 +24,7 @@
 
 static char admin_token[2048], free_promo[64], entry_gate[64], exit_gate[64], target[64];
 static int server_pid;
+static station_hours hours[2]; /* Bến Thành and Thảo Điền, kept open for a run at night */
 
 static void login_admin(void) {
   char body[512];
@@ -85,6 +86,8 @@ static int setup(void **state) {
            "\"validFrom\":\"2020-01-01T00:00:00Z\",\"validUntil\":\"2099-01-01T00:00:00Z\"}",
            free_promo);
   http_response_free(call_ok("POST", "/v1/promotions", body, admin_token));
+  station_keep_open("ben-thanh", admin_token, &hours[0]);
+  station_keep_open("thao-dien", admin_token, &hours[1]);
   new_gate("ben-thanh", entry_gate);
   new_gate("thao-dien", exit_gate);
   start_server();
@@ -97,6 +100,7 @@ static int teardown(void **state) {
     kill(server_pid, SIGTERM);
     if (wait_exit(server_pid, 15000) < 0) kill(server_pid, SIGKILL);
   }
+  for (int i = 0; i < 2; i++) station_hours_restore(&hours[i], admin_token);
   rpc_client_shutdown();
   return 0;
 }

@@ -29,7 +29,6 @@
 #define GATES_PER_STATION 4
 #define RACE_TAPS 1000
 #define RACE_THREADS 16
-#define LOCAL_UTC_OFFSET_S (7 * 3600)
 #define CODE_CAP 1200
 
 /* Line 1 stations the rides use (all on Line 1 only, none that other tests close). */
@@ -42,9 +41,8 @@ static char free_promo[64];                     /* a 100 % promotion without lim
 static char gates[N_STATIONS][GATES_PER_STATION][64];
 static int line1_seq[N_STATIONS];
 static long line1_base;
-/* Stations whose opening hours setup widened (a run at night), restored by teardown. */
-static char saved_hours[N_STATIONS][2][8];
-static bool widened[N_STATIONS];
+/* The stations' opening hours, widened by setup for a run at night and restored by teardown. */
+static station_hours hours[N_STATIONS];
 
 /* ---- helpers ---- */
 
@@ -190,33 +188,6 @@ static long group_fare(int from, int to, const int pax[6]) {
 
 /* ---- stations ---- */
 
-static int local_minute_now(void) {
-  long t = (long)time(NULL) + LOCAL_UTC_OFFSET_S;
-  return (int)((t % 86400) / 60);
-}
-
-static int minutes_of(const char *hhmm) { return atoi(hhmm) * 60 + atoi(hhmm + 3); }
-
-/* Entries need an open station: at night (or within 5 minutes of closing) the station's hours
- * are widened for the run and restored by teardown. */
-static void ensure_open(int s) {
-  char path[160];
-  snprintf(path, sizeof path, "/v1/stations/%s", station_ids[s]);
-  http_response *r = call_ok("GET", path, NULL, admin_token);
-  int open = minutes_of(json_at(r, "openTime")), close = minutes_of(json_at(r, "closeTime"));
-  int now = local_minute_now();
-  if (now >= open && now + 5 < close) {
-    http_response_free(r);
-    return;
-  }
-  snprintf(saved_hours[s][0], 8, "%s", json_at(r, "openTime"));
-  snprintf(saved_hours[s][1], 8, "%s", json_at(r, "closeTime"));
-  http_response_free(r);
-  snprintf(path, sizeof path, "/v1/stations/%s?updateMask=openTime,closeTime", station_ids[s]);
-  http_response_free(call_ok("PATCH", path, "{\"openTime\":\"00:00\",\"closeTime\":\"23:59\"}", admin_token));
-  widened[s] = true;
-}
-
 /* Stations this test created: deleted at the end, so the network other tests count is the
  * seeded one. */
 static char created_stations[8][64];
@@ -282,7 +253,7 @@ static int setup(void **state) {
   http_response_free(r);
   for (int s = 0; s < N_STATIONS; s++) {
     assert_true(line1_seq[s] > 0);
-    ensure_open(s);
+    station_keep_open(station_ids[s], admin_token, &hours[s]);
     for (int k = 0; k < GATES_PER_STATION; k++) new_gate(station_ids[s], gates[s][k]);
   }
   return 0;
@@ -290,13 +261,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  char path[160], body[128];
-  for (int s = 0; s < N_STATIONS; s++) {
-    if (!widened[s]) continue;
-    snprintf(path, sizeof path, "/v1/stations/%s?updateMask=openTime,closeTime", station_ids[s]);
-    snprintf(body, sizeof body, "{\"openTime\":\"%s\",\"closeTime\":\"%s\"}", saved_hours[s][0], saved_hours[s][1]);
-    http_response_free(http_call("PATCH", path, body, admin_token));
-  }
+  char path[160];
+  for (int s = 0; s < N_STATIONS; s++) station_hours_restore(&hours[s], admin_token);
   for (int i = 0; i < n_created_stations; i++) {
     snprintf(path, sizeof path, "/v1/stations/%.63s", created_stations[i]);
     http_response *r = http_call("DELETE", path, NULL, admin_token);

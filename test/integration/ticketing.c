@@ -131,3 +131,39 @@ void wait_status(const char *bearer, const char *id, const char *status) {
   fprintf(stderr, "ticket %s stayed %s, expected %s\n", id, last, status);
   fail();
 }
+
+/* ---- station hours ---- */
+
+#define LOCAL_UTC_OFFSET_S (7 * 3600)
+
+int local_minute_now(void) {
+  long t = (long)time(NULL) + LOCAL_UTC_OFFSET_S;
+  return (int)((t % 86400) / 60);
+}
+
+static int minutes_of(const char *hhmm) { return atoi(hhmm) * 60 + atoi(hhmm + 3); }
+
+void station_keep_open(const char *station_id, const char *admin_token, station_hours *saved) {
+  char path[160];
+  memset(saved, 0, sizeof *saved);
+  snprintf(saved->station_id, sizeof saved->station_id, "%s", station_id);
+  snprintf(path, sizeof path, "/v1/stations/%s", station_id);
+  http_response *r = call_ok("GET", path, NULL, admin_token);
+  snprintf(saved->open, sizeof saved->open, "%s", json_at(r, "openTime"));
+  snprintf(saved->close, sizeof saved->close, "%s", json_at(r, "closeTime"));
+  http_response_free(r);
+  int now = local_minute_now();
+  if (now >= minutes_of(saved->open) && now + 5 < minutes_of(saved->close)) return;
+  snprintf(path, sizeof path, "/v1/stations/%s?updateMask=openTime,closeTime", station_id);
+  http_response_free(call_ok("PATCH", path, "{\"openTime\":\"00:00\",\"closeTime\":\"23:59\"}", admin_token));
+  saved->widened = true;
+}
+
+void station_hours_restore(const station_hours *saved, const char *admin_token) {
+  if (!saved->widened) return;
+  char path[160], body[128];
+  snprintf(path, sizeof path, "/v1/stations/%s?updateMask=openTime,closeTime", saved->station_id);
+  snprintf(body, sizeof body, "{\"openTime\":\"%s\",\"closeTime\":\"%s\"}", saved->open, saved->close);
+  http_response_free(http_call("PATCH", path, body, admin_token));
+}
+

@@ -39,6 +39,21 @@ int run_ticket_job(const char *method);
 void inject_payment_event(const char *type, const ProtobufCMessage *data, const char *ticket_id);
 /* payment.completed for the amount. */
 void pay(const char *ticket_id, int amount);
+/* Local time in Ho Chi Minh City (UTC+7, no daylight saving): minutes since midnight. */
+int local_minute_now(void);
+
+/* A station's opening hours as a test found them, and whether the test widened them. */
+typedef struct station_hours {
+  char station_id[64];
+  char open[8], close[8];
+  bool widened;
+} station_hours;
+/* Entries need an open station: when station_id is closed now or closes within 5 minutes (a
+ * run at night), its hours become 00:00-23:59 until station_hours_restore. Tests that do this
+ * to the same stations hold the RESOURCE_LOCK metro_station_hours. */
+void station_keep_open(const char *station_id, const char *admin_token, station_hours *saved);
+void station_hours_restore(const station_hours *saved, const char *admin_token);
+
 /* Polls GET /v1/tickets/{id} with the bearer until the ticket has `status`. */
 void wait_status(const char *bearer, const char *id, const char *status);
 
